@@ -1,0 +1,3 @@
+from kernelalg.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Command line: thin argparse front end over the library.
+
+Every command module exposes ``register(subparsers)`` which adds its parser and sets
+``func`` (a callable taking the parsed namespace and returning an exit code).
+Library errors (:class:`kernelalg.errors.KernelalgError`) become a one-line message
+on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from kernelalg.errors import KernelalgError
+
+# Modules that contribute sub-commands, in the order they appear in --help.
+COMMAND_MODULES = (
+    "kernelalg.commands.symbolic",
+    "kernelalg.commands.kernels",
+    "kernelalg.commands.validate",
+    "kernelalg.spiking.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kernelalg",
+        description="Derive, generate and validate SG-NTK kernels and exact spiking gradients.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command module not written yet
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KernelalgError as exc:
+        print(f"kernelalg: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kernelalg: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
