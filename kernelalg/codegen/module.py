@@ -1,0 +1,149 @@
+"""Generation of self-contained NumPy modules for derived expectations, and their cache.
+
+A generated module imports only numpy and scipy.special.  It has one vectorised function per
+map, ``f(a, b, c)`` over broadcastable arrays of a valid covariance, whose docstring carries
+the derived formula, its status and route; common subexpressions are shared (SymPy's cse);
+expressions are first put in their float64-careful form (:mod:`kernelalg.codegen.rewrite`).
+Maps without a closed form call a graded Gauss-Legendre quadrature rule whose helpers are
+copied from :mod:`kernelalg.codegen.runtime`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import sympy as sp
+
+from kernelalg import __version__, cache
+from kernelalg.codegen import runtime
+from kernelalg.codegen.printer import source
+from kernelalg.codegen.rewrite import careful
+from kernelalg.symbolic.expectation.result import Expectation, a, b, c
+from kernelalg.symbolic.piecewise import breakpoints_of
+from kernelalg.symbolic.special import GaussianMean
+
+CODEGEN_REVISION = "codegen-1"
+_x = sp.Symbol("x", real=True)
+
+
+def _top_means(expr: sp.Expr) -> list[GaussianMean]:
+    """The GaussianMeans of expr that are not inside another one's integrand."""
+    found: set[GaussianMean] = set()
+
+    def visit(node: sp.Basic) -> None:
+        if isinstance(node, GaussianMean):
+            found.add(node)
+            return
+        for arg in node.args:
+            visit(arg)
+
+    visit(expr)
+    return sorted(found, key=sp.srepr)
+
+
+def _all_means(expr: sp.Expr) -> list[GaussianMean]:
+    """Every GaussianMean in expr, including those nested in integrands, innermost first."""
+    found: list[GaussianMean] = []
+    for gm in _top_means(expr):
+        for inner in _all_means(gm.integrand.expr):
+            if inner not in found:
+                found.append(inner)
+        if gm not in found:
+            found.append(gm)
+    return found
+
+
+def _centers(body: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Points where the integrand in ``var`` changes scale: its breakpoints, 0, and the
+    images t/k of inner breakpoints t for inner means centred at k var."""
+    points = [sp.S.Zero, *(t for t in breakpoints_of(body.subs(var, _x)))]
+    for inner in _top_means(body):
+        slope = sp.diff(inner.mu, var)
+        if slope != 0 and not inner.mu.subs(var, 0):
+            points += [t / slope for t in breakpoints_of(inner.integrand.expr) if t != 0]
+    unique: list[sp.Expr] = []
+    for p in points:
+        if p not in unique:
+            unique.append(p)
+    return unique
+
+
+def _integrand_source(name: str, gm: GaussianMean, names: dict[GaussianMean, str]) -> str:
+    (var,) = gm.integrand.variables
+    body = gm.integrand.expr
+    centers = ", ".join(f"lambda a, b, c: {source(t, names)}" for t in _centers(body, var))
+    return (f"def {name}({var}, a, b, c):\n"
+            f'    """Integrand g(x) = {sp.sstr(body)}."""\n'
+            f"    return {source(body, names)}\n\n\n"
+            f"{name}_CENTERS = ({centers},)\n")
+
+
+def _function_source(name: str, e: Expectation, expr: sp.Expr, title: str,
+                     names: dict[GaussianMean, str]) -> str:
+    """One map as a function; ``expr`` is the careful form of ``e.expr``."""
+    placeholders = {gm: sp.Symbol(f"mean{i}") for i, gm in enumerate(_top_means(expr))}
+    lines = [f"    {sym} = {source(gm, names)}" for gm, sym in placeholders.items()]
+    replacements, (reduced,) = sp.cse(expr.xreplace(placeholders), symbols=sp.numbered_symbols("t"), optimizations="basic")
+    lines += [f"    {sym} = {source(value, names)}" for sym, value in replacements]
+    result = source(reduced, names)
+    if not reduced.free_symbols & {a, b, c, *placeholders.values(), *(s for s, _ in replacements)}:
+        result = f"numpy.full(numpy.shape(a), {result}, dtype=float)"
+    doc = textwrap.indent("\n".join([
+        f"{title}",
+        "",
+        f"Formula: {sp.sstr(e.expr)}",
+        f"Status:  {e.status}" + ("; infinite where c**2 == a*b" if e.diverges else ""),
+        "Route:   " + "; ".join(e.route),
+    ]), "    ")
+    return (f"def {name}(a, b, c):\n    \"\"\"\n{doc}\n    \"\"\"\n"
+            "    a, b, c = numpy.broadcast_arrays(*(numpy.asarray(v, dtype=float) for v in (a, b, c)))\n"
+            + "\n".join(lines) + ("\n" if lines else "")
+            + f"    return {result}\n")
+
+
+def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: str) -> str:
+    """Source text of a module with one function per entry of ``maps``."""
+    prepared = {k: careful(e.expr) for k, e in maps.items()}
+    means: list[GaussianMean] = []
+    for expr in prepared.values():
+        for gm in _all_means(expr):
+            if gm not in means:
+                means.append(gm)
+    names = {gm: f"_integrand_{i}" for i, gm in enumerate(means)}
+    runtime_src = inspect.getsource(runtime).split('import numpy\n', 1)[1].strip()
+    parts = [
+        f'"""{header}\n\nGenerated by kernelalg {__version__} ({CODEGEN_REVISION}); do not edit.\n'
+        "Every function takes broadcastable float arrays a, b, c of a valid covariance\n"
+        '[[a, c], [c, b]] (a, b > 0, c**2 <= a*b) and returns E[f(u) g(v)] elementwise.\n"""',
+        "import numpy\nimport scipy.special",
+        f"MAPS = {tuple(maps)!r}\nSTATUS = {({k: e.status for k, e in maps.items()})!r}\n"
+        f"DIVERGES = {({k: e.diverges for k, e in maps.items()})!r}",
+        "# --- numerical helpers (kernelalg.codegen.runtime) ---\n\n" + runtime_src,
+    ]
+    parts += [_integrand_source(names[gm], gm, names) for gm in means]
+    parts += [_function_source(k, e, prepared[k], titles[k], names) for k, e in maps.items()]
+    return "\n\n\n".join(parts) + "\n"
+
+
+def load(maps: dict[str, Expectation], titles: dict[str, str], header: str) -> ModuleType:
+    """The generated module for ``maps``, written to the cache on first use and imported."""
+    digest = cache.key(CODEGEN_REVISION, header, *(f"{k}={sp.srepr(e.expr)}" for k, e in maps.items()))
+    path = cache.path_for("modules", digest, ".py")
+    if cache.read_text(path) is None:
+        cache.write_atomic(path, module_source(maps, titles, header))
+    return import_path(path, f"kernelalg_generated_{digest}")
+
+
+def import_path(path: Path, name: str) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module

@@ -1,0 +1,129 @@
+"""Rewrites of derived formulas into forms that are accurate in float64.
+
+* ``a*b - c**2`` -> ``Det2(a, b, c)``, evaluated with exact products (no cancellation
+  near |rho| = 1);
+* ``asin(N / sqrt(D))`` -> ``atan2(N, sqrt(D - N^2))`` (exact at the edge, never NaN);
+* ``1 - erf(z)`` -> ``erfc(z)``, and ``exp(A) erfc(B)`` -> ``erfcx(B) exp(A - B^2)``, so
+  steep surrogates and tiny conditional variances do not overflow to inf * 0;
+* products of an exponential with a sum of exponentials are distributed, so that
+  ``exp(-A) (1 - exp(A))`` becomes ``exp(-A) - 1``, and ``exp(z) - 1`` is ``expm1(z)``.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from kernelalg.symbolic.expectation.result import a, b, c
+
+
+class Det2(sp.Function):
+    """a*b - c**2, computed without cancellation (see runtime._det2)."""
+
+    nargs = 3
+
+
+class Expm1(sp.Function):
+    """exp(z) - 1."""
+
+    nargs = 1
+
+
+class Erfcx(sp.Function):
+    """Scaled complementary error function exp(z^2) erfc(z)."""
+
+    nargs = 1
+
+
+def _det_terms(expr: sp.Expr) -> sp.Expr:
+    """Replace k*a*b - k*c**2 inside sums by k*Det2(a, b, c)."""
+    if not expr.is_Add:
+        return expr
+    coeffs = expr.as_coefficients_dict()
+    k = coeffs.get(a * b, 0)
+    if k != 0 and coeffs.get(c**2, 0) == -k:
+        return expr - k * (a * b - c**2) + k * Det2(a, b, c)
+    return expr
+
+
+def _asin(arg: sp.Expr) -> sp.Expr:
+    """asin(N/D) = atan2(N, sqrt(D^2 - N^2)) for D > 0, with D^2 - N^2 expanded."""
+    num, den = sp.fraction(sp.together(arg))
+    den_sq = sp.expand(sp.powdenest(den**2, force=True))
+    return sp.atan2(num, sp.sqrt(_det_terms(sp.expand(den_sq - num**2))))
+
+
+def _has_erf_term(expr: sp.Expr) -> bool:
+    return expr.is_Add and any(isinstance(t, sp.erf) or (t.is_Mul and any(isinstance(f, sp.erf) for f in t.args))
+                               for t in expr.args)
+
+
+def _erfc_products(expr: sp.Expr) -> sp.Expr:
+    """exp(A) * erfc(B) -> erfcx(B) * exp(A - B^2) in every product."""
+    if not expr.is_Mul:
+        return expr
+    exps = [f for f in expr.args if isinstance(f, sp.exp)]
+    erfcs = [f for f in expr.args if isinstance(f, sp.erfc)]
+    if not exps or len(erfcs) != 1:
+        return expr
+    (erfc_factor,) = erfcs
+    z = erfc_factor.args[0]
+    exponent = sp.Add(*(e.args[0] for e in exps))
+    rest = sp.Mul(*(f for f in expr.args if f not in exps and f is not erfc_factor))
+    return rest * Erfcx(z) * sp.exp(sp.factor(sp.cancel(exponent - z**2)))
+
+
+def _push_exp(factor: sp.exp, expr: sp.Expr) -> sp.Expr:
+    """factor * expr with the exponential moved onto the exponentials inside expr's sums."""
+    if expr.is_Add:
+        return sp.Add(*(_push_exp(factor, term) for term in expr.args))
+    if expr.is_Mul:
+        for i, f in enumerate(expr.args):
+            if (f.is_Add and f.has(sp.exp)) or isinstance(f, sp.exp):
+                rest = expr.args[:i] + expr.args[i + 1:]
+                return sp.Mul(*rest) * _push_exp(factor, f)
+    if isinstance(expr, sp.exp):
+        return sp.exp(sp.factor(sp.cancel(expr.args[0] + factor.args[0])))
+    return factor * expr
+
+
+def _distribute_exp(expr: sp.Expr) -> sp.Expr:
+    """exp(A) * (... + exp(B) ...) -> (... + exp(A + B) ...), with A + B cancelled."""
+    exps = [f for f in expr.args if isinstance(f, sp.exp)] if expr.is_Mul else []
+    sums = [f for f in expr.args if f.is_Add and f.has(sp.exp)] if expr.is_Mul else []
+    if len(exps) != 1 or len(sums) != 1:
+        return expr
+    rest = sp.Mul(*(f for f in expr.args if f is not exps[0] and f is not sums[0]))
+    return rest * _push_exp(exps[0], sums[0])
+
+
+def careful(expr: sp.Expr) -> sp.Expr:
+    """The float64-careful form of a derived expression (same value in exact arithmetic)."""
+    expr = expr.replace(lambda e: isinstance(e, sp.asin), lambda e: _asin(e.args[0]))
+    expr = expr.replace(lambda e: e.is_Mul, _distribute_exp)
+    expr = expr.replace(_has_erf_term, _erf_to_erfc)
+    expr = expr.replace(lambda e: e.is_Mul, _erfc_products)
+    expr = expr.replace(lambda e: e.is_Add and e.has(sp.exp), _expm1)
+    expr = expr.replace(lambda e: e.is_Add, _det_terms)
+    return expr
+
+
+def _expm1(expr: sp.Expr) -> sp.Expr:
+    """k*exp(z) - k -> k*expm1(z) inside a sum (no cancellation for small z)."""
+    coeffs = dict(expr.as_coefficients_dict())
+    const = coeffs.get(sp.S.One, sp.S.Zero)
+    for term, k in coeffs.items():
+        if isinstance(term, sp.exp) and const != 0 and k == -const:
+            return expr - k * term - const + k * Expm1(term.args[0])
+    return expr
+
+
+def _erf_to_erfc(expr: sp.Expr) -> sp.Expr:
+    """k - k*erf(z) -> k*erfc(z) and k + k*erf(z) -> k*erfc(-z) inside a sum."""
+    coeffs = dict(expr.as_coefficients_dict())
+    const = coeffs.pop(sp.S.One, sp.S.Zero)
+    for term, k in list(coeffs.items()):
+        if isinstance(term, sp.erf) and const != 0 and abs(k) == abs(const):
+            z = term.args[0]
+            replacement = const * sp.erfc(z if k == -const else -z)
+            return expr - const - k * term + replacement
+    return expr

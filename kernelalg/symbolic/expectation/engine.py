@@ -1,0 +1,218 @@
+"""Derivation of E[f(u) g(v)], (u, v) ~ N(0, [[a, c], [c, b]]), for distributions f and g.
+
+Routes, tried in this order (MATH.md section 4):
+
+1. **Delta conditioning.** ``E[delta(u - t) g(v)] = N(t; 0, a) E[g(v) | u = t]`` with
+   ``v | u = t ~ N(c t / a, (ab - c^2)/a)``; two deltas give the bivariate density.
+2. **Constants** factor out: ``E[k g(v)] = k E[g(v)]``.
+3. **Gaussian integral** when both are ``poly * exp(quadratic)`` on the whole line.
+4. **Price's theorem** ``E[f g](c) = E[f] E[g] + int_0^c E[f' g'](tau) dtau`` with the
+   distributional derivatives, recursively; for two steps the integral of the bivariate
+   density is the orthant probability (Owen's T) unless both thresholds are 0.
+5. **Fallback**: the reduced integral ``E[f(u) E[g(v) | u]]`` (one unevaluated
+   :class:`GaussianMean`) or, if the inner mean has no closed form either, a nested one.
+"""
+
+from __future__ import annotations
+
+import signal
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import sympy as sp
+
+from kernelalg.errors import DerivationError
+from kernelalg.symbolic.expectation.gaussian2d import gaussian_product
+from kernelalg.symbolic.expectation.orthant import orthant_increment
+from kernelalg.symbolic.expectation.univariate import gaussian_mean, normal_pdf
+from kernelalg.symbolic.functions import x
+from kernelalg.symbolic.piecewise import Distribution, derivative, gauss_terms
+from kernelalg.symbolic.special import GaussianMean, OwenT
+
+tau = sp.Symbol("tau", real=True)
+y = sp.Symbol("y", real=True)
+MAX_PRICE_DEPTH = 3
+INTEGRATE_SECONDS = 8
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An expression for the expectation, the steps that produced it, and divergence on c^2 = ab."""
+
+    expr: sp.Expr
+    route: tuple[str, ...]
+    diverges: bool = False
+
+    @property
+    def closed(self) -> bool:
+        return not self.expr.has(GaussianMean)
+
+
+def _sum(outcomes: list[Outcome]) -> Outcome:
+    route: list[str] = []
+    for o in outcomes:
+        route.extend(step for step in o.route if step not in route)
+    return Outcome(sum((o.expr for o in outcomes), sp.S.Zero), tuple(route),
+                   any(o.diverges for o in outcomes))
+
+
+@contextmanager
+def _time_limit(seconds: int):
+    """Abort a SymPy integration that runs too long (main thread on POSIX only)."""
+    try:
+        previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    except (ValueError, AttributeError):  # not the main thread, or no SIGALRM
+        yield
+        return
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _raise_timeout(signum, frame):
+    raise _Timeout
+
+
+def _integrate(expr: sp.Expr, var: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Expr | None:
+    """Definite integral by SymPy, or None if it stays unevaluated or takes too long."""
+    try:
+        with _time_limit(INTEGRATE_SECONDS):
+            value = sp.integrate(expr, (var, lo, hi), conds="none")
+    except (_Timeout, NotImplementedError, ValueError, TypeError):
+        return None
+    return None if value.has(sp.Integral) else value
+
+
+def conditional_mean(dist: Distribution, mu: sp.Expr, var: sp.Expr) -> sp.Expr | None:
+    """E[g(X)], X ~ N(mu, var), derived with var replaced by a positive symbol, then substituted.
+
+    The conditional variance (ab - c^2)/a is non-negative, which SymPy cannot infer; a
+    positive stand-in keeps square roots and integrals free of sign conditions.
+    """
+    stand_in = sp.Dummy("V", positive=True)
+    value = gaussian_mean(dist, mu, stand_in)
+    return None if value is None else value.subs(stand_in, var)
+
+
+def mean_or_placeholder(dist: Distribution, mu: sp.Expr, var: sp.Expr) -> sp.Expr:
+    """E[g(X)], X ~ N(mu, var): the closed form, or an unevaluated GaussianMean."""
+    value = conditional_mean(dist, mu, var)
+    if value is not None:
+        return value
+    return GaussianMean(mu, var, sp.Lambda(x, dist.as_expr()))
+
+
+def _delta_delta(f: Distribution, g: Distribution, a, b, c) -> Outcome:
+    det = a * b - c**2
+    expr = sum((w * v * sp.exp(-(b * t**2 - 2 * c * t * s + a * s**2) / (2 * det)) / (2 * sp.pi * sp.sqrt(det))
+                for t, w in f.deltas for s, v in g.deltas), sp.S.Zero)
+    return Outcome(expr, ("delta x delta: bivariate normal density at the two locations",), True)
+
+
+def _condition(deltas, g: Distribution, a, b, c, on: str) -> Outcome:
+    """sum_t w N(t; 0, a) E[g(v) | u = t] with v | u = t ~ N(c t/a, (ab - c^2)/a)."""
+    var = (a * b - c**2) / a
+    expr = sum((w * normal_pdf(t, 0, a) * mean_or_placeholder(g, c * t / a, var) for t, w in deltas), sp.S.Zero)
+    step = (f"delta conditioning on {on}: E[delta({on} - t) g] = N(t; 0, var_{on}) E[g | {on} = t], "
+            "a 1-D Gaussian mean")
+    return Outcome(expr, (step,))
+
+
+def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | None:
+    mean_f, mean_g = gaussian_mean(f, 0, a), gaussian_mean(g, 0, b)
+    if mean_f is None or mean_g is None:
+        return None
+    try:
+        df, dg = derivative(f), derivative(g)
+    except DerivationError:
+        return None
+    step = "Price's theorem: E[f g](c) = E[f] E[g] + int_0^c E[f' g'](tau) dtau"
+    if df.is_zero() or dg.is_zero():
+        return Outcome(mean_f * mean_g, (step,))
+    if f.is_step_function() and g.is_step_function():
+        nonzero = [(t, w, s, v) for t, w in df.deltas for s, v in dg.deltas if t != 0 or s != 0]
+        at_zero = [(w, v) for t, w in df.deltas for s, v in dg.deltas if t == 0 and s == 0]
+        total = mean_f * mean_g
+        route = [step]
+        if nonzero:
+            total += sum((w * v * orthant_increment(t, s, a, b, c) for t, w, s, v in nonzero), sp.S.Zero)
+            route.append("orthant probability of two steps via Owen's T")
+        if at_zero:
+            density = normal_pdf(0, 0, 1) ** 2 / sp.sqrt(a * b - tau**2) * 2 * sp.pi / (2 * sp.pi)
+            integral = _integrate(density, tau, 0, c)
+            if integral is None:
+                return None
+            total += sum((w * v for w, v in at_zero), sp.S.Zero) * integral
+            route.append("integral of the bivariate density at the origin over c")
+        return Outcome(total, tuple(route))
+    inner = expect(df, dg, a, b, tau, depth + 1)
+    if inner is None or not inner.closed or inner.expr.has(OwenT):
+        return None  # no elementary antiderivative in c to be had
+    integral = _integrate(inner.expr, tau, 0, c)
+    if integral is None:
+        return None
+    return Outcome(mean_f * mean_g + integral, (step, *inner.route, "integrated in c"))
+
+
+def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
+    """E[f(u) E[g(v) | u]] with the inner mean closed if possible, else nested quadrature.
+
+    The outer variable is ``y``; inner means are in the function's own variable ``x``.
+    """
+    var_v, var_u = (a * b - c**2) / a, (a * b - c**2) / b
+    inner_g = conditional_mean(g, c * y / a, var_v)
+    if inner_g is not None:
+        expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner_g))
+        return Outcome(expr, ("no closed form: reduced 1-D integral E[f(u) E[g(v) | u]]",))
+    inner_f = conditional_mean(f, c * y / b, var_u)
+    if inner_f is not None:
+        expr = GaussianMean(0, b, sp.Lambda(y, g.as_expr().subs(x, y) * inner_f))
+        return Outcome(expr, ("no closed form: reduced 1-D integral E[g(v) E[f(u) | v]]",))
+    inner = GaussianMean(c * y / a, var_v, sp.Lambda(x, g.as_expr()))
+    expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner))
+    return Outcome(expr, ("no closed form: 2-D integral as nested 1-D Gaussian means",))
+
+
+def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | None:
+    for const, other, var in ((f.constant(), g, b), (g.constant(), f, a)):
+        if const is not None:
+            return Outcome(const * mean_or_placeholder(other, 0, var), ("constant factor: k E[g]",))
+    if len(f.pieces) == 1 and len(g.pieces) == 1:
+        f_terms, g_terms = gauss_terms(f.pieces[0].expr), gauss_terms(g.pieces[0].expr)
+        if f_terms is not None and g_terms is not None:
+            return Outcome(gaussian_product(f_terms, g_terms, a, b, c),
+                           ("Gaussian integral over the plane (polynomial x exp(quadratic))",))
+    if depth < MAX_PRICE_DEPTH:
+        return _price(f, g, a, b, c, depth)
+    return None
+
+
+def expect(f: Distribution, g: Distribution, a=None, b=None, c=None, depth: int = 0) -> Outcome | None:
+    """E[f(u) g(v)]; at depth 0 always an Outcome (possibly a fallback), deeper None if stuck."""
+    from kernelalg.symbolic.expectation.result import a as A, b as B, c as C
+
+    a, b, c = (A if a is None else a), (B if b is None else b), (C if c is None else c)
+    parts: list[Outcome] = []
+    if f.deltas and g.deltas:
+        parts.append(_delta_delta(f, g, a, b, c))
+    if f.deltas and not g.regular.is_zero():
+        parts.append(_condition(f.deltas, g.regular, a, b, c, "u"))
+    if g.deltas and not f.regular.is_zero():
+        parts.append(_condition(g.deltas, f.regular, b, a, c, "v"))
+    if not f.regular.is_zero() and not g.regular.is_zero():
+        regular = _regular(f.regular, g.regular, a, b, c, depth)
+        if regular is None or not regular.closed:
+            if depth > 0:
+                return None
+            regular = _fallback(f.regular, g.regular, a, b, c)
+        parts.append(regular)
+    if not parts:
+        return Outcome(sp.S.Zero, ("zero",))
+    return _sum(parts)
