@@ -17,6 +17,7 @@ from kernelalg.errors import KernelalgError
 
 # Modules that contribute sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
+    "kernelalg.commands.run",
     "kernelalg.commands.symbolic",
     "kernelalg.commands.kernels",
     "kernelalg.commands.validate",
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kernelalg: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
-from kernelalg.codegen.module import load
+from kernelalg.codegen.module import load, module_source
 from kernelalg.errors import CovarianceError
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
@@ -102,12 +102,20 @@ class CompiledMaps:
         return values
 
 
+def _header(derived: LayerMaps) -> str:
+    return f"Layer maps of phi = {derived.phi.expr} with surrogate psi = {derived.psi.expr}."
+
+
+def generate_source(phi: str | Function, psi: str | Function | None = None) -> str:
+    """Source text of the self-contained NumPy module of the pair's four layer maps."""
+    derived = derive(phi, psi)
+    return module_source(dict(derived.items()), TITLES, _header(derived))
+
+
 @lru_cache(maxsize=64)
 def _compiled(phi: str | Function, psi: str | Function | None) -> CompiledMaps:
     derived = derive(phi, psi)
-    header = f"Layer maps of phi = {derived.phi.expr} with surrogate psi = {derived.psi.expr}."
-    module = load(dict(derived.items()), TITLES, header)
-    return CompiledMaps(derived, module)
+    return CompiledMaps(derived, load(dict(derived.items()), TITLES, _header(derived)))
 
 
 def layer_maps(phi: str | Function, psi: str | Function | None = None) -> CompiledMaps:
