@@ -83,16 +83,38 @@ def _integrand_source(name: str, gm: GaussianMean, names: dict[GaussianMean, str
             f"{name}_CENTERS = ({centers},)\n")
 
 
+_ARRAYS = "    a, b, c = (numpy.asarray(v, dtype=float) for v in (a, b, c))\n"
+
+
+def _fold_constants(expr: sp.Expr) -> sp.Expr:
+    """Merge the numeric factors of every product (2/pi, sqrt(2), ...) into one float."""
+    def fold(mul: sp.Mul) -> sp.Expr:
+        coeff, rest = mul.as_independent(*mul.free_symbols, as_Add=False)
+        if not coeff.is_number or coeff.is_Rational or rest == 1:
+            return mul
+        return sp.Float(coeff.evalf(20), 17) * rest
+
+    return expr.replace(lambda e: e.is_Mul and e.free_symbols, fold)
+
+
+def _body(exprs: list[sp.Expr], names: dict[GaussianMean, str]) -> tuple[list[str], list[str]]:
+    """Assignment lines and result expressions for ``exprs``, common subexpressions shared."""
+    exprs = [_fold_constants(e) for e in exprs]
+    means = []
+    for expr in exprs:
+        means += [gm for gm in _top_means(expr) if gm not in means]
+    placeholders = {gm: sp.Symbol(f"mean{i}") for i, gm in enumerate(means)}
+    lines = [f"    {sym} = {source(gm, names)}" for gm, sym in placeholders.items()]
+    replacements, reduced = sp.cse([e.xreplace(placeholders) for e in exprs],
+                                   symbols=sp.numbered_symbols("t"), optimizations="basic")
+    lines += [f"    {sym} = {source(value, names)}" for sym, value in replacements]
+    return lines, [f"_shaped({source(r, names)}, a, b, c)" for r in reduced]
+
+
 def _function_source(name: str, e: Expectation, expr: sp.Expr, title: str,
                      names: dict[GaussianMean, str]) -> str:
     """One map as a function; ``expr`` is the careful form of ``e.expr``."""
-    placeholders = {gm: sp.Symbol(f"mean{i}") for i, gm in enumerate(_top_means(expr))}
-    lines = [f"    {sym} = {source(gm, names)}" for gm, sym in placeholders.items()]
-    replacements, (reduced,) = sp.cse(expr.xreplace(placeholders), symbols=sp.numbered_symbols("t"), optimizations="basic")
-    lines += [f"    {sym} = {source(value, names)}" for sym, value in replacements]
-    result = source(reduced, names)
-    if not reduced.free_symbols & {a, b, c, *placeholders.values(), *(s for s, _ in replacements)}:
-        result = f"numpy.full(numpy.shape(a), {result}, dtype=float)"
+    lines, (result,) = _body([expr], names)
     doc = textwrap.indent("\n".join([
         f"{title}",
         "",
@@ -100,14 +122,23 @@ def _function_source(name: str, e: Expectation, expr: sp.Expr, title: str,
         f"Status:  {e.status}" + ("; infinite where c**2 == a*b" if e.diverges else ""),
         "Route:   " + "; ".join(e.route),
     ]), "    ")
-    return (f"def {name}(a, b, c):\n    \"\"\"\n{doc}\n    \"\"\"\n"
-            "    a, b, c = numpy.broadcast_arrays(*(numpy.asarray(v, dtype=float) for v in (a, b, c)))\n"
-            + "\n".join(lines) + ("\n" if lines else "")
-            + f"    return {result}\n")
+    return (f"def {name}(a, b, c):\n    \"\"\"\n{doc}\n    \"\"\"\n" + _ARRAYS
+            + "".join(line + "\n" for line in lines) + f"    return {result}\n")
 
 
-def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: str) -> str:
-    """Source text of a module with one function per entry of ``maps``."""
+def _joint_source(keys: tuple[str, ...], prepared: dict[str, sp.Expr], names: dict[GaussianMean, str]) -> str:
+    """One function returning several maps at once, sharing their common subexpressions."""
+    lines, results = _body([prepared[k] for k in keys], names)
+    fname = "_".join(keys)
+    return (f"def {fname}(a, b, c):\n"
+            f'    """({", ".join(keys)}) at once; see the single-map functions for the formulas."""\n'
+            + _ARRAYS + "".join(line + "\n" for line in lines) + f"    return {', '.join(results)}\n")
+
+
+def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: str,
+                  joint: tuple[tuple[str, ...], ...] = ()) -> str:
+    """Source text of a module with one function per entry of ``maps`` and one per ``joint``
+    tuple of map names (e.g. ``("nngp", "sg")`` gives ``nngp_sg(a, b, c)``)."""
     prepared = {k: careful(e.expr) for k, e in maps.items()}
     means: list[GaussianMean] = []
     for expr in prepared.values():
@@ -127,15 +158,17 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
     ]
     parts += [_integrand_source(names[gm], gm, names) for gm in means]
     parts += [_function_source(k, e, prepared[k], titles[k], names) for k, e in maps.items()]
+    parts += [_joint_source(keys, prepared, names) for keys in joint]
     return "\n\n\n".join(parts) + "\n"
 
 
-def load(maps: dict[str, Expectation], titles: dict[str, str], header: str) -> ModuleType:
+def load(maps: dict[str, Expectation], titles: dict[str, str], header: str,
+         joint: tuple[tuple[str, ...], ...] = ()) -> ModuleType:
     """The generated module for ``maps``, written to the cache on first use and imported."""
-    digest = cache.key(CODEGEN_REVISION, header, *(f"{k}={sp.srepr(e.expr)}" for k, e in maps.items()))
+    digest = cache.key(CODEGEN_REVISION, header, repr(joint), *(f"{k}={sp.srepr(e.expr)}" for k, e in maps.items()))
     path = cache.path_for("modules", digest, ".py")
     if cache.read_text(path) is None:
-        cache.write_atomic(path, module_source(maps, titles, header))
+        cache.write_atomic(path, module_source(maps, titles, header, joint))
     return import_path(path, f"kernelalg_generated_{digest}")
 
 

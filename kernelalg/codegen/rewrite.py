@@ -35,14 +35,32 @@ class Erfcx(sp.Function):
 
 
 def _det_terms(expr: sp.Expr) -> sp.Expr:
-    """Replace k*a*b - k*c**2 inside sums by k*Det2(a, b, c)."""
+    """Rewrite k ab + p a + q b + r - k c^2 (plus other terms) for accuracy and speed.
+
+    With p = q = r = 0 the sum is k Det2(a, b, c) (no cancellation near the diagonal).
+    Otherwise, when k r = p q, it is (p a + r)(q b + r)/r - k c^2 (or a (k b + p) - k c^2,
+    b (k a + q) - k c^2 when r = 0): factors of a alone or b alone stay vectors in the
+    kernel recursion, and the positive extra terms bound the relative rounding error.
+    """
     if not expr.is_Add:
         return expr
     coeffs = expr.as_coefficients_dict()
     k = coeffs.get(a * b, 0)
-    if k != 0 and coeffs.get(c**2, 0) == -k:
-        return expr - k * (a * b - c**2) + k * Det2(a, b, c)
-    return expr
+    if k == 0 or coeffs.get(c**2, 0) != -k:
+        return expr
+    p, q, r = coeffs.get(a, 0), coeffs.get(b, 0), coeffs.get(sp.S.One, 0)
+    rest = expr - k * a * b + k * c**2 - p * a - q * b - r
+    if p == q == r == 0:
+        return rest + k * Det2(a, b, c)
+    if k * r != p * q:
+        return expr
+    if r != 0:
+        product = (p * a + r) * (q * b + r) / r
+    elif q == 0:
+        product = a * (k * b + p)
+    else:
+        product = b * (k * a + q)
+    return rest + product - k * c**2
 
 
 def _asin(arg: sp.Expr) -> sp.Expr:

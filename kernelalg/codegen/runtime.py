@@ -16,9 +16,24 @@ def _two_product_error(u, v, p):
 
 
 def _det2(a, b, c):
-    """a*b - c**2 without cancellation near c**2 = ab (products' rounding errors restored)."""
-    p, q = a * b, c * c
-    return (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
+    """a*b - c**2 without cancellation near c**2 = ab: where the plain difference lost more
+    than three digits, the products' rounding errors are restored (Dekker's two-product)."""
+    p = a * b
+    d = p - c * c
+    close = d < 1e-3 * p
+    if numpy.any(close):
+        a, b, c = (numpy.broadcast_to(v, d.shape)[close] for v in (a, b, c))
+        p, q = a * b, c * c
+        d = numpy.array(d, dtype=float, copy=True)
+        d[close] = (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
+    return d
+
+
+def _shaped(value, a, b, c):
+    """value as a float array of the broadcast shape of a, b, c."""
+    shape = numpy.broadcast_shapes(numpy.shape(a), numpy.shape(b), numpy.shape(c))
+    value = numpy.asarray(value, dtype=float)
+    return value if value.shape == shape else numpy.array(numpy.broadcast_to(value, shape))
 
 
 _GL_NODES, _GL_WEIGHTS = numpy.polynomial.legendre.leggauss(8)

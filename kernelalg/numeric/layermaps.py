@@ -24,6 +24,8 @@ TITLES = {
     "ntk": "E[phi'(u) phi'(v)]: the derivative map of the naive NTK",
     "surrogate": "E[psi(u) psi(v)]: the surrogate derivative map",
 }
+#: Maps evaluated together by the kernel recursion, generated as joint functions.
+JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"))
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
@@ -57,26 +59,35 @@ class CompiledExpectation:
         return evaluate_valid(self.function, self.result.diverges, a, b, c)
 
 
-def evaluate_valid(function, diverges: bool, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Evaluate a generated map on a valid covariance.
+def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarray):
+    """Evaluate a generated map (or joint maps, then ``diverges`` is a tuple) on a valid covariance.
 
     On the diagonal c^2 = ab a closed form may read 0/0 or inf * 0; there the value is the
     continuous limit, taken from just inside the diagonal (c shrunk by 8 and 64 ulps).  A map
     flagged ``diverges`` (a product of deltas) is +inf where that limit grows like
     (ab - c^2)^(-1/2), i.e. where the delta locations lie on the degenerate support.
     """
+    single = isinstance(diverges, bool)
+    flags = (diverges,) if single else tuple(diverges)
     eps = np.finfo(float).eps
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        out = np.asarray(function(a, b, c), dtype=float)
-        bad = ~np.isfinite(out) & (c * c >= a * b)
-        bad |= np.isnan(out)
-        if bad.any():
-            near = np.asarray(function(a[bad], b[bad], c[bad] * (1 - 8 * eps)), dtype=float)
-            if diverges:
-                nearer = np.asarray(function(a[bad], b[bad], c[bad] * (1 - 64 * eps)), dtype=float)
-                near = np.where(near > 1.5 * nearer, np.inf, near)
-            out[bad] = near
-    return out
+        outs = [function(a, b, c)] if single else list(function(a, b, c))
+        if all(np.isfinite(np.add.reduce(o, axis=None)) for o in outs):  # one cheap pass each
+            return outs[0] if single else tuple(outs)
+        bad = [~np.isfinite(o) for o in outs]
+        anywhere = np.logical_or.reduce(bad)
+        if anywhere.any():
+            A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
+            root = np.sqrt(A * B)
+            C = np.clip(C, -root, root)  # where rounding pushed |c| past sqrt(ab)
+            near = function(A, B, C * (1 - 8 * eps))
+            nearer = function(A, B, C * (1 - 64 * eps)) if any(flags) else near
+            near, nearer = ([near], [nearer]) if single else (near, nearer)
+            for i, flag in enumerate(flags):
+                fix = np.where(near[i] > 1.5 * nearer[i], np.inf, near[i]) if flag else near[i]
+                outs[i] = np.array(outs[i], dtype=float)
+                outs[i][anywhere] = np.where(bad[i][anywhere], fix, outs[i][anywhere])
+    return outs[0] if single else tuple(outs)
 
 
 class CompiledMaps:
@@ -87,6 +98,11 @@ class CompiledMaps:
         self.module = module
         for name in MAP_NAMES:
             setattr(self, name, CompiledExpectation(getattr(derived, name), getattr(module, name)))
+
+    def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
+        """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
+        function = getattr(self.module, "_".join(names))
+        return evaluate_valid(function, tuple(getattr(self.derived, n).diverges for n in names), a, b, c)
 
     def evaluate(self, a: float, b: float, c: float) -> dict:
         """Scalar values of the four maps; a divergent value is None and listed in ``diverges``."""
@@ -109,13 +125,13 @@ def _header(derived: LayerMaps) -> str:
 def generate_source(phi: str | Function, psi: str | Function | None = None) -> str:
     """Source text of the self-contained NumPy module of the pair's four layer maps."""
     derived = derive(phi, psi)
-    return module_source(dict(derived.items()), TITLES, _header(derived))
+    return module_source(dict(derived.items()), TITLES, _header(derived), JOINT)
 
 
 @lru_cache(maxsize=64)
 def _compiled(phi: str | Function, psi: str | Function | None) -> CompiledMaps:
     derived = derive(phi, psi)
-    return CompiledMaps(derived, load(dict(derived.items()), TITLES, _header(derived)))
+    return CompiledMaps(derived, load(dict(derived.items()), TITLES, _header(derived), JOINT))
 
 
 def layer_maps(phi: str | Function, psi: str | Function | None = None) -> CompiledMaps:

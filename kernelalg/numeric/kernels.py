@@ -1,0 +1,185 @@
+"""Deep infinite-width kernels of an MLP: NNGP, SG-NTK and naive NTK (MATH.md section 2).
+
+    S1 = sw^2 <x, y>/n0 + sb^2,       S(l+1) = sw^2 nngp(Lambda_l) + sb^2
+    I1 = S1,                          I(l+1) = S(l+1) + sw^2 sg(Lambda_l) I_l        (SG-NTK)
+    T1 = S1,                          T(l+1) = S(l+1) + sw^2 ntk(Lambda_l) T_l       (naive NTK)
+
+with Lambda_l(x, y) = [[S_l(x, x), S_l(x, y)], [S_l(x, y), S_l(y, y)]].  ``sg`` is applied with
+phi' on x and psi on y, so I(X, Y) is not I(Y, X)^T in general.  Rows of X are processed in
+blocks (optionally on several threads; NumPy releases the GIL), so the work arrays stay small
+and peak memory stays near the size of the outputs.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from kernelalg.errors import InputError
+from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
+from kernelalg.symbolic.functions import Function
+
+OUTPUTS = ("nngp", "sgntk", "ntk")
+_BLOCK_ELEMENTS = 1 << 16  # elements of one row block (rows x columns): fits in cache
+
+
+@dataclass(frozen=True)
+class KernelResult:
+    """Kernel matrices (or diagonals) of the network output; absent ones are None."""
+
+    nngp: np.ndarray | None = None
+    sgntk: np.ndarray | None = None
+    ntk: np.ndarray | None = None
+
+
+def as_points(X, name: str = "X") -> np.ndarray:
+    """A finite float array of shape (N, d)."""
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise InputError(f"{name} must be a non-empty (N, d) array, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise InputError(f"{name} contains NaN or inf")
+    return X
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Infinite-width kernels of an L-hidden-layer MLP with activation phi and surrogate psi."""
+
+    phi: str | Function
+    psi: str | Function | None = None
+    depth: int = 1
+    sigma_w: float = 1.0
+    sigma_b: float = 0.0
+
+    def __post_init__(self):
+        if not isinstance(self.depth, (int, np.integer)) or self.depth < 1:
+            raise InputError(f"depth (number of hidden layers) must be an integer >= 1, got {self.depth!r}")
+        for name in ("sigma_w", "sigma_b"):
+            value = getattr(self, name)
+            if not np.isfinite(value) or value < 0:
+                raise InputError(f"{name} must be a finite non-negative number, got {value!r}")
+        if self.sigma_w == 0:
+            raise InputError("sigma_w must be positive")
+
+    @cached_property
+    def maps(self) -> CompiledMaps:
+        return layer_maps(self.phi, self.psi)
+
+    def _map(self, name: str, a, b, c) -> np.ndarray:
+        expectation = getattr(self.maps, name)
+        return evaluate_valid(expectation.function, expectation.result.diverges, a, b, c)
+
+    def _input_cov(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """S1 = sw^2 <x, y>/n0 + sb^2 (a fresh array)."""
+        c = (X * (self.sigma_w**2 / X.shape[1])) @ Y.T
+        if self.sigma_b:
+            c += self.sigma_b**2
+        return c
+
+    def _variances(self, X: np.ndarray) -> list[np.ndarray]:
+        """Diagonal S_l(x, x) for l = 1..L+1."""
+        s = self.sigma_w**2 * np.einsum("ij,ij->i", X, X) / X.shape[1] + self.sigma_b**2
+        out = [s]
+        for _ in range(self.depth):
+            s = self.sigma_w**2 * self._map("nngp", s, s, s) + self.sigma_b**2
+            out.append(s)
+        return out
+
+    def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...]):
+        """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances."""
+        w2, b2 = self.sigma_w**2, self.sigma_b**2
+        s = c
+        sg_ntk = c.copy() if "sgntk" in want else None
+        naive = c.copy() if "ntk" in want else None
+        for layer in range(self.depth):
+            a, b = va[layer], vb[layer]
+            # S is a covariance by construction; entries that rounding pushed past |c| = sqrt(ab)
+            # are clipped inside evaluate_valid.
+            if naive is not None:
+                nngp, sg, ntk = self.maps.joint(("nngp", "sg", "ntk"), a, b, s)
+                with np.errstate(invalid="ignore"):
+                    naive *= _scaled(ntk, w2)
+            else:
+                nngp, sg = self.maps.joint(("nngp", "sg"), a, b, s)
+            if sg_ntk is not None:
+                sg_ntk *= _scaled(sg, w2)
+            s = _scaled(nngp, w2)
+            if b2:
+                s += b2
+            if sg_ntk is not None:
+                sg_ntk += s
+            if naive is not None:
+                naive += s
+        return s, sg_ntk, naive
+
+    def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2,
+                 block_rows: int | None = None) -> KernelResult:
+        """Kernels of the network output between the rows of X (N x d) and of Y (M x d, default X)."""
+        X = as_points(X, "X")
+        Y = X if Y is None else as_points(Y, "Y")
+        if X.shape[1] != Y.shape[1]:
+            raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
+        unknown = set(outputs) - set(OUTPUTS)
+        if unknown:
+            raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
+        va = self._variances(X)
+        vb = va if Y is X else self._variances(Y)
+        N, M = X.shape[0], Y.shape[0]
+        result = {name: np.empty((N, M)) for name in outputs}
+        # Points of equal norm (e.g. on a sphere): every layer has one variance, all kernels are
+        # symmetric, and only the tiles on and above the diagonal need computing.
+        symmetric = Y is X and all(np.ptp(v) == 0 for v in va)
+        side = block_rows or (int(np.sqrt(_BLOCK_ELEMENTS)) if symmetric else max(1, _BLOCK_ELEMENTS // M))
+        if symmetric:
+            tiles = [(i, j) for i in range(0, N, side) for j in range(i, N, side)]
+        else:
+            tiles = [(i, None) for i in range(0, N, side)]
+
+        def tile(pos: tuple[int, int | None]) -> None:
+            i, j = pos
+            rows = slice(i, min(i + side, N))
+            cols = slice(0, M) if j is None else slice(j, min(j + side, M))
+            c = self._input_cov(X[rows], Y[cols])
+            s, sg_ntk, naive = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in vb], outputs)
+            for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive)):
+                if name in result:
+                    result[name][rows, cols] = value
+                    if j is not None and j != i:
+                        result[name][cols, rows] = value.T
+
+        if workers > 1 and len(tiles) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(tile, tiles))
+        else:
+            for pos in tiles:
+                tile(pos)
+        return KernelResult(**result)
+
+    def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
+        """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
+        X = as_points(X, "X")
+        va = self._variances(X)
+        s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, outputs)
+        return KernelResult(**{name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive))
+                               if name in outputs})
+
+
+def _scaled(values: np.ndarray, factor: float) -> np.ndarray:
+    """factor * values, in place (values is a fresh work array)."""
+    if factor != 1:
+        values *= factor
+    return values
+
+
+def circle(n: int, radius: float = 1.0) -> np.ndarray:
+    """n equally spaced points on the circle of the given radius, as an (n, 2) array."""
+    if n < 1:
+        raise InputError(f"number of circle points must be >= 1, got {n}")
+    theta = 2 * np.pi * np.arange(n) / n
+    return radius * np.stack([np.cos(theta), np.sin(theta)], axis=1)
