@@ -17,7 +17,9 @@ def _two_product_error(u, v, p):
 
 def _det2(a, b, c):
     """a*b - c**2 without cancellation near c**2 = ab: where the plain difference lost more
-    than three digits, the products' rounding errors are restored (Dekker's two-product)."""
+    than three digits, the products' rounding errors are restored (Dekker's two-product).
+    Results below 8 ulps of ab are within the rounding of c itself (a dot product rounded to
+    just inside or outside |c| = sqrt(ab)) and are set to 0: the edge value."""
     p = a * b
     d = p - c * c
     close = d < 1e-3 * p
@@ -25,7 +27,8 @@ def _det2(a, b, c):
         a, b, c = (numpy.broadcast_to(v, d.shape)[close] for v in (a, b, c))
         p, q = a * b, c * c
         d = numpy.array(d, dtype=float, copy=True)
-        d[close] = (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
+        exact = (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
+        d[close] = numpy.where(exact < 8 * numpy.finfo(float).eps * p, 0.0, exact)
     return d
 
 

@@ -91,9 +91,16 @@ class Kernel:
             out.append(s)
         return out
 
-    def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...]):
-        """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances."""
+    def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...],
+                   diagonal: tuple[np.ndarray, np.ndarray] | None = None):
+        """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances.
+
+        ``diagonal`` indexes the block's entries S(x, x) (when X is Y): they are set to the
+        variances exactly, so c^2 = ab holds there bit for bit and the maps take their edge values.
+        """
         w2, b2 = self.sigma_w**2, self.sigma_b**2
+        if diagonal is not None:
+            c[diagonal] = va[0][diagonal[0], 0]
         s = c
         sg_ntk = c.copy() if "sgntk" in want else None
         naive = c.copy() if "ntk" in want else None
@@ -112,6 +119,8 @@ class Kernel:
             s = _scaled(nngp, w2)
             if b2:
                 s += b2
+            if diagonal is not None:
+                s[diagonal] = va[layer + 1][diagonal[0], 0]
             if sg_ntk is not None:
                 sg_ntk += s
             if naive is not None:
@@ -146,7 +155,12 @@ class Kernel:
             rows = slice(i, min(i + side, N))
             cols = slice(0, M) if j is None else slice(j, min(j + side, M))
             c = self._input_cov(X[rows], Y[cols])
-            s, sg_ntk, naive = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in vb], outputs)
+            diagonal = None
+            if Y is X and rows.start < cols.stop and cols.start < rows.stop:
+                k = np.arange(max(rows.start, cols.start), min(rows.stop, cols.stop))
+                diagonal = (k - rows.start, k - cols.start)
+            s, sg_ntk, naive = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in vb],
+                                               outputs, diagonal)
             for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive)):
                 if name in result:
                     result[name][rows, cols] = value

@@ -62,31 +62,35 @@ class CompiledExpectation:
 def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarray):
     """Evaluate a generated map (or joint maps, then ``diverges`` is a tuple) on a valid covariance.
 
-    On the diagonal c^2 = ab a closed form may read 0/0 or inf * 0; there the value is the
-    continuous limit, taken from just inside the diagonal (c shrunk by 8 and 64 ulps).  A map
-    flagged ``diverges`` (a product of deltas) is +inf where that limit grows like
-    (ab - c^2)^(-1/2), i.e. where the delta locations lie on the degenerate support.
+    Entries that come out non-finite are evaluated again with c clipped to +-sqrt(ab) (rounding
+    can push |c| past it).  Where the closed form still reads 0/0 or inf * 0 on the diagonal
+    c^2 = ab, the value is its continuous limit, taken from just inside (c shrunk by 8 ulps).
+    A map flagged ``diverges`` (a product of deltas) is +inf where that limit grows like
+    (ab - c^2)^(-1/2) (c shrunk by 8 versus 64 ulps), i.e. where the delta locations lie on
+    the degenerate support.
     """
     single = isinstance(diverges, bool)
     flags = (diverges,) if single else tuple(diverges)
     eps = np.finfo(float).eps
+
+    def run(*args):
+        return [function(*args)] if single else list(function(*args))
+
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        outs = [function(a, b, c)] if single else list(function(a, b, c))
+        outs = run(a, b, c)
         if all(np.isfinite(np.add.reduce(o, axis=None)) for o in outs):  # one cheap pass each
             return outs[0] if single else tuple(outs)
         bad = [~np.isfinite(o) for o in outs]
         anywhere = np.logical_or.reduce(bad)
-        if anywhere.any():
-            A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
-            root = np.sqrt(A * B)
-            C = np.clip(C, -root, root)  # where rounding pushed |c| past sqrt(ab)
-            near = function(A, B, C * (1 - 8 * eps))
-            nearer = function(A, B, C * (1 - 64 * eps)) if any(flags) else near
-            near, nearer = ([near], [nearer]) if single else (near, nearer)
-            for i, flag in enumerate(flags):
-                fix = np.where(near[i] > 1.5 * nearer[i], np.inf, near[i]) if flag else near[i]
-                outs[i] = np.array(outs[i], dtype=float)
-                outs[i][anywhere] = np.where(bad[i][anywhere], fix, outs[i][anywhere])
+        A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
+        root = np.sqrt(A * B)
+        C = np.clip(C, -root, root)
+        edge, near, nearer = run(A, B, C), run(A, B, C * (1 - 8 * eps)), run(A, B, C * (1 - 64 * eps))
+        for i, flag in enumerate(flags):
+            limit = np.where(near[i] > 1.5 * nearer[i], np.inf, near[i]) if flag else near[i]
+            fix = np.where(np.isfinite(edge[i]), edge[i], limit)
+            outs[i] = np.array(outs[i], dtype=float)
+            outs[i][anywhere] = np.where(bad[i][anywhere], fix, outs[i][anywhere])
     return outs[0] if single else tuple(outs)
 
 
