@@ -27,7 +27,7 @@ from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.piecewise import breakpoints_of
 from kernelalg.symbolic.special import GaussianMean
 
-CODEGEN_REVISION = "codegen-3"
+CODEGEN_REVISION = "codegen-4"
 _x = sp.Symbol("x", real=True)
 
 
@@ -86,20 +86,8 @@ def _integrand_source(name: str, gm: GaussianMean, names: dict[GaussianMean, str
 _ARRAYS = "    a, b, c = (numpy.asarray(v, dtype=float) for v in (a, b, c))\n"
 
 
-def _fold_constants(expr: sp.Expr) -> sp.Expr:
-    """Merge the numeric factors of every product (2/pi, sqrt(2), ...) into one float."""
-    def fold(mul: sp.Mul) -> sp.Expr:
-        coeff, rest = mul.as_independent(*mul.free_symbols, as_Add=False)
-        if not coeff.is_number or coeff.is_Rational or rest == 1:
-            return mul
-        return sp.Float(coeff.evalf(20), 17) * rest
-
-    return expr.replace(lambda e: e.is_Mul and e.free_symbols, fold)
-
-
 def _body(exprs: list[sp.Expr], names: dict[GaussianMean, str]) -> tuple[list[str], list[str]]:
     """Assignment lines and result expressions for ``exprs``, common subexpressions shared."""
-    exprs = [_fold_constants(e) for e in exprs]
     means = []
     for expr in exprs:
         means += [gm for gm in _top_means(expr) if gm not in means]

@@ -5,6 +5,7 @@
 * ``asin(N / sqrt(D))`` -> ``atan2(N, sqrt(D - N^2))`` (exact at the edge, never NaN);
 * ``1 - erf(z)`` -> ``erfc(z)``, and ``exp(A) erfc(B)`` -> ``erfcx(B) exp(A - B^2)``, so
   steep surrogates and tiny conditional variances do not overflow to inf * 0;
+* numeric factors of products (2/pi, sqrt(2), ...) are folded into one float;
 * products of an exponential with a sum of exponentials are distributed, so that
   ``exp(-A) (1 - exp(A))`` becomes ``exp(-A) - 1``, and ``exp(z) - 1`` is ``expm1(z)``.
 """
@@ -114,6 +115,17 @@ def _distribute_exp(expr: sp.Expr) -> sp.Expr:
     return rest * _push_exp(exps[0], sums[0])
 
 
+def fold_constants(expr: sp.Expr) -> sp.Expr:
+    """Merge the numeric factors of every product (2/pi, sqrt(2), ...) into one float."""
+    def fold(mul: sp.Mul) -> sp.Expr:
+        coeff, rest = mul.as_independent(*mul.free_symbols, as_Add=False)
+        if not coeff.is_number or coeff.is_Rational or rest == 1:
+            return mul
+        return sp.Float(coeff.evalf(20), 17) * rest
+
+    return expr.replace(lambda e: e.is_Mul and e.free_symbols, fold)
+
+
 def careful(expr: sp.Expr) -> sp.Expr:
     """The float64-careful form of a derived expression (same value in exact arithmetic)."""
     expr = expr.replace(lambda e: isinstance(e, sp.asin), lambda e: _asin(e.args[0]))
@@ -122,7 +134,7 @@ def careful(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(lambda e: e.is_Mul, _erfc_products)
     expr = expr.replace(lambda e: e.is_Add and e.has(sp.exp), _expm1)
     expr = expr.replace(lambda e: e.is_Add, _det_terms)
-    return expr
+    return fold_constants(expr)
 
 
 def _expm1(expr: sp.Expr) -> sp.Expr:
