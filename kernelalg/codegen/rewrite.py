@@ -2,7 +2,7 @@
 
 * ``a*b - c**2`` -> ``Det2(a, b, c)``, evaluated with exact products (no cancellation
   near |rho| = 1);
-* ``asin(N / sqrt(D))`` -> ``atan2(N, sqrt(D - N^2))`` (exact at the edge, never NaN);
+* ``asin(N / sqrt(D))`` -> ``atan(N / sqrt(D - N^2))`` (exact at the edge, never NaN);
 * ``1 - erf(z)`` -> ``erfc(z)``, and ``exp(A) erfc(B)`` -> ``erfcx(B) exp(A - B^2)``, so
   steep surrogates and tiny conditional variances do not overflow to inf * 0;
 * numeric factors of products (2/pi, sqrt(2), ...) are folded into one float;
@@ -38,10 +38,10 @@ class Erfcx(sp.Function):
 def _det_terms(expr: sp.Expr) -> sp.Expr:
     """Rewrite k ab + p a + q b + r - k c^2 (plus other terms) for accuracy and speed.
 
-    With p = q = r = 0 the sum is k Det2(a, b, c) (no cancellation near the diagonal).
-    Otherwise, when k r = p q, it is (p a + r)(q b + r)/r - k c^2 (or a (k b + p) - k c^2,
-    b (k a + q) - k c^2 when r = 0): factors of a alone or b alone stay vectors in the
-    kernel recursion, and the positive extra terms bound the relative rounding error.
+    Without a constant term (r = 0) the sum is k Det2(a, b, c) + p a + q b: no cancellation
+    near the diagonal, and Det2 is shared with the other maps that need it.  With r != 0 and
+    k r = p q it is (p a + r)(q b + r)/r - k c^2: factors of a alone or b alone stay vectors in
+    the kernel recursion, and the positive terms bound the relative rounding error.
     """
     if not expr.is_Add:
         return expr
@@ -51,24 +51,21 @@ def _det_terms(expr: sp.Expr) -> sp.Expr:
         return expr
     p, q, r = coeffs.get(a, 0), coeffs.get(b, 0), coeffs.get(sp.S.One, 0)
     rest = expr - k * a * b + k * c**2 - p * a - q * b - r
-    if p == q == r == 0:
-        return rest + k * Det2(a, b, c)
+    if r == 0:
+        return rest + k * Det2(a, b, c) + p * a + q * b
     if k * r != p * q:
         return expr
-    if r != 0:
-        product = (p * a + r) * (q * b + r) / r
-    elif q == 0:
-        product = a * (k * b + p)
-    else:
-        product = b * (k * a + q)
-    return rest + product - k * c**2
+    return rest + (p * a + r) * (q * b + r) / r - k * c**2
 
 
 def _asin(arg: sp.Expr) -> sp.Expr:
-    """asin(N/D) = atan2(N, sqrt(D^2 - N^2)) for D > 0, with D^2 - N^2 expanded."""
+    """asin(N/D) = atan(N / sqrt(D^2 - N^2)) for D > 0, with D^2 - N^2 expanded.
+
+    At the edge the quotient is +-inf and atan gives exactly +-pi/2 (0/0 cannot occur: D > 0).
+    """
     num, den = sp.fraction(sp.together(arg))
     den_sq = sp.expand(sp.powdenest(den**2, force=True))
-    return sp.atan2(num, sp.sqrt(_det_terms(sp.expand(den_sq - num**2))))
+    return sp.atan(num / sp.sqrt(_det_terms(sp.expand(den_sq - num**2))))
 
 
 def _has_erf_term(expr: sp.Expr) -> bool:

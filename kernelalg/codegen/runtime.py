@@ -20,13 +20,14 @@ def _det2(a, b, c):
     than three digits, the products' rounding errors are restored (Dekker's two-product).
     Results below 8 ulps of ab are within the rounding of c itself (a dot product rounded to
     just inside or outside |c| = sqrt(ab)) and are set to 0: the edge value."""
+    if numpy.ndim(a) == numpy.ndim(b) == numpy.ndim(c) == 0:
+        return _det2(*(numpy.atleast_1d(v) for v in (a, b, c)))[0]
     p = a * b
     d = p - c * c
-    close = d < 1e-3 * p
-    if numpy.any(close):
+    close = numpy.nonzero(d < 1e-3 * p)
+    if close[0].size:
         a, b, c = (numpy.broadcast_to(v, d.shape)[close] for v in (a, b, c))
         p, q = a * b, c * c
-        d = numpy.array(d, dtype=float, copy=True)
         exact = (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
         d[close] = numpy.where(exact < 8 * numpy.finfo(float).eps * p, 0.0, exact)
     return d

@@ -92,39 +92,41 @@ class Kernel:
         return out
 
     def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...],
-                   diagonal: tuple[np.ndarray, np.ndarray] | None = None):
+                   diagonal: tuple[np.ndarray, np.ndarray] | None = None,
+                   out: dict[str, np.ndarray] | None = None):
         """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances.
 
         ``diagonal`` indexes the block's entries S(x, x) (when X is Y): they are set to the
         variances exactly, so c^2 = ab holds there bit for bit and the maps take their edge values.
+        ``out`` holds views of the output arrays that the last layer writes into directly.
         """
         w2, b2 = self.sigma_w**2, self.sigma_b**2
+        out = out or {}
         if diagonal is not None:
             c[diagonal] = va[0][diagonal[0], 0]
-        s = c
-        sg_ntk = c.copy() if "sgntk" in want else None
-        naive = c.copy() if "ntk" in want else None
+        s = sg_ntk = naive = c  # I1 = T1 = S1 (never modified in place)
         for layer in range(self.depth):
             a, b = va[layer], vb[layer]
+            last = layer == self.depth - 1
             # S is a covariance by construction; entries that rounding pushed past |c| = sqrt(ab)
             # are clipped inside evaluate_valid.
-            if naive is not None:
+            if "ntk" in want:
                 nngp, sg, ntk = self.maps.joint(("nngp", "sg", "ntk"), a, b, s)
                 with np.errstate(invalid="ignore"):
-                    naive *= _scaled(ntk, w2)
+                    ntk *= naive  # fresh arrays from the generated code: updated in place
+                naive = _scaled(ntk, w2)
             else:
                 nngp, sg = self.maps.joint(("nngp", "sg"), a, b, s)
-            if sg_ntk is not None:
-                sg_ntk *= _scaled(sg, w2)
-            s = _scaled(nngp, w2)
+            sg *= sg_ntk
+            sg_ntk = _scaled(sg, w2)
+            s = np.multiply(nngp, w2, out=out["nngp"] if last and "nngp" in out else nngp)
             if b2:
                 s += b2
             if diagonal is not None:
                 s[diagonal] = va[layer + 1][diagonal[0], 0]
-            if sg_ntk is not None:
-                sg_ntk += s
-            if naive is not None:
-                naive += s
+            sg_ntk = np.add(sg_ntk, s, out=out["sgntk"] if last and "sgntk" in out else sg_ntk)
+            if "ntk" in want:
+                naive = np.add(naive, s, out=out["ntk"] if last and "ntk" in out else naive)
         return s, sg_ntk, naive
 
     def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2,
@@ -141,45 +143,32 @@ class Kernel:
         vb = va if Y is X else self._variances(Y)
         N, M = X.shape[0], Y.shape[0]
         result = {name: np.empty((N, M)) for name in outputs}
-        # Points of equal norm (e.g. on a sphere): every layer has one variance, all kernels are
-        # symmetric, and only the tiles on and above the diagonal need computing.
-        symmetric = Y is X and all(np.ptp(v) == 0 for v in va)
-        side = block_rows or (int(np.sqrt(_BLOCK_ELEMENTS)) if symmetric else max(1, _BLOCK_ELEMENTS // M))
-        if symmetric:
-            tiles = [(i, j) for i in range(0, N, side) for j in range(i, N, side)]
-        else:
-            tiles = [(i, None) for i in range(0, N, side)]
+        side = block_rows or max(1, _BLOCK_ELEMENTS // M)
 
-        def tile(pos: tuple[int, int | None]) -> None:
-            i, j = pos
-            rows = slice(i, min(i + side, N))
-            cols = slice(0, M) if j is None else slice(j, min(j + side, M))
-            c = self._input_cov(X[rows], Y[cols])
+        def block(start: int) -> None:
+            rows = slice(start, min(start + side, N))
+            c = self._input_cov(X[rows], Y)
             diagonal = None
-            if Y is X and rows.start < cols.stop and cols.start < rows.stop:
-                k = np.arange(max(rows.start, cols.start), min(rows.stop, cols.stop))
-                diagonal = (k - rows.start, k - cols.start)
-            s, sg_ntk, naive = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in vb],
-                                               outputs, diagonal)
-            for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive)):
-                if name in result:
-                    result[name][rows, cols] = value
-                    if j is not None and j != i:
-                        result[name][cols, rows] = value.T
+            if Y is X:
+                k = np.arange(rows.start, rows.stop)
+                diagonal = (k - rows.start, k)
+            self._recursion(c, [v[rows, None] for v in va], [v[None, :] for v in vb], outputs, diagonal,
+                            {name: value[rows] for name, value in result.items()})
 
-        if workers > 1 and len(tiles) > 1:
+        starts = range(0, N, side)
+        if workers > 1 and len(starts) > 1:
             with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(tile, tiles))
+                list(pool.map(block, starts))
         else:
-            for pos in tiles:
-                tile(pos)
+            for start in starts:
+                block(start)
         return KernelResult(**result)
 
     def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
         X = as_points(X, "X")
         va = self._variances(X)
-        s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, outputs)
+        s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
         return KernelResult(**{name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive))
                                if name in outputs})
 
