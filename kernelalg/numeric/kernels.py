@@ -23,7 +23,7 @@ from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
 from kernelalg.symbolic.functions import Function
 
 OUTPUTS = ("nngp", "sgntk", "ntk")
-_BLOCK_ELEMENTS = 1 << 16  # elements of one row block (rows x columns): fits in cache
+_BLOCK_ELEMENTS = 1 << 17  # elements of one row block (rows x columns): fits in cache
 
 
 @dataclass(frozen=True)
