@@ -42,6 +42,7 @@ def _shaped(value, a, b, c):
 
 _GL_NODES, _GL_WEIGHTS = numpy.polynomial.legendre.leggauss(8)
 _Z = 8.5  # standard deviations covered; the Gaussian tail beyond is 2e-17
+_BASE = numpy.arange(-_Z, _Z + 0.5)  # unit panels: the Gaussian itself at 8 nodes per sigma
 _GRADING = numpy.exp2(-numpy.arange(0.0, 21.0))  # panels shrink to 2**-20 * Z at each center
 _CHUNK = 2048  # elements per block, bounding the (elements x nodes) work arrays
 
@@ -49,13 +50,15 @@ _CHUNK = 2048  # elements per block, bounding the (elements x nodes) work arrays
 def _graded_rule(mu, sd, centers):
     """Nodes x = mu + sd z and weights of E[g(X)], X ~ N(mu, sd^2), for a batch of (mu, sd).
 
-    Composite 8-point Gauss-Legendre in z on [-Z, Z]; the panel edges are refined
-    geometrically toward every center (breakpoints and scale centers of g), so that kinks
-    and features of width down to 2**-20 Z standard deviations are integrated accurately.
+    Composite 8-point Gauss-Legendre in z on [-Z, Z] over unit panels (the Gaussian weight),
+    refined geometrically (ratio 2) toward every center of g (its breakpoints and scale
+    centers), so that kinks and features of width down to 2**-20 Z standard deviations are
+    integrated accurately (about 1e-12 relative for SuperSpike with k up to 100 and variances
+    1e-4 .. 1e4).
     """
     with numpy.errstate(divide="ignore", invalid="ignore"):
         zc = [numpy.nan_to_num((t - mu) / sd, nan=0.0, posinf=_Z, neginf=-_Z) for t in centers]
-    edges = [numpy.full(mu.shape + (1,), -_Z), numpy.full(mu.shape + (1,), _Z)]
+    edges = [numpy.broadcast_to(_BASE, mu.shape + _BASE.shape)]
     for z in zc:
         edges.append(z[..., None] - _Z * _GRADING)
         edges.append(z[..., None] + _Z * _GRADING)

@@ -52,7 +52,7 @@ def _mean(fn, kinks, mu, var):
         return fn(mu)
     sd = mpmath.sqrt(var)
     nodes = sorted({mu - 12 * sd, mu, mu + 12 * sd, *[k for k in kinks if abs(k - mu) < 12 * sd]})
-    return mpmath.quad(lambda t: fn(t) * mpmath.npdf(t, mu, sd), nodes, method="gauss-legendre")
+    return mpmath.quad(lambda t: fn(t) * mpmath.npdf(t, mu, sd), nodes)
 
 
 def expectation(f: sp.Expr, g: sp.Expr, a: float, b: float, c: float, dps: int = 25) -> mpmath.mpf:

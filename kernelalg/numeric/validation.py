@@ -47,7 +47,7 @@ def _relative(got: float, want: float) -> float:
     return abs(got - want) / max(abs(want), 1e-300)
 
 
-def check_maps(maps: CompiledMaps, dps: int = 20) -> list[MapCheck]:
+def check_maps(maps: CompiledMaps, dps: int = 15) -> list[MapCheck]:
     """Validate the four maps of ``maps``; see the module docstring."""
     functions = {"nngp": (maps.derived.phi.expr, maps.derived.phi.expr),
                  "sg": (sp.diff(maps.derived.phi.expr, x), maps.derived.psi.expr),
