@@ -35,11 +35,14 @@ def parse_floats(text: str, count: int, name: str) -> list[float]:
 
 def _derive(args) -> int:
     maps = derive(args.phi, args.psi)
+    compiled = layer_maps(args.phi, args.psi) if not all(e.closed_form for _, e in maps.items()) else None
+    errors = {name: compiled.error_estimate(name) if compiled else None for name, _ in maps.items()}
     if args.json:
         print(json.dumps({
             "phi": str(maps.phi.expr), "psi": str(maps.psi.expr),
             "maps": {name: {"expr": sp.sstr(e.expr), "latex": e.latex, "status": e.status,
-                            "closed_form": e.closed_form, "route": list(e.route), "diverges": e.diverges}
+                            "closed_form": e.closed_form, "route": list(e.route), "diverges": e.diverges,
+                            "quadrature_error_estimate": errors[name]}
                      for name, e in maps.items()},
         }, indent=2))
         return 0
@@ -47,6 +50,8 @@ def _derive(args) -> int:
     for name, e in maps.items():
         print(f"{name}  [{e.status}{'; infinite where c^2 = ab' if e.diverges else ''}]")
         print("  route: " + "\n         ".join(e.route))
+        if errors[name] is not None:
+            print(f"  evaluated by a graded Gauss-Legendre rule; estimated relative error {errors[name]:.1e}")
         print("  " + sp.pretty(e.expr, use_unicode=True).replace("\n", "\n  "))
         print(f"  LaTeX: {e.latex}\n")
     return 0
