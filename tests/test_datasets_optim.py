@@ -1,0 +1,67 @@
+"""Data sets (Yin-Yang definition, IDX reader) and optimisers."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from kernelalg.datasets import load_idx, mnist, yinyang, yinyang_class
+from kernelalg.errors import InputError
+from kernelalg.optim import SGD, AdaBelief, Adam, clip_by_norm
+
+
+def test_yinyang_geometry_and_balance():
+    data = yinyang(3000, seed=1)
+    x, y = data.X[:, 0], data.X[:, 1]
+    assert data.X.shape == (3000, 4) and data.classes == 3
+    np.testing.assert_allclose(data.X[:, 2:], 1 - data.X[:, :2])
+    assert np.all(np.hypot(x - 0.5, y - 0.5) <= 0.5 + 1e-12)  # inside the disc
+    counts = np.bincount(data.y, minlength=3)
+    assert counts.min() > 900  # classes drawn uniformly
+    np.testing.assert_array_equal(yinyang_class(x, y), data.y)  # labels follow the definition
+
+
+def test_yinyang_known_points():
+    # centres of the two dots are class 2; far right-upper of the disc is yin (1); lower left is yang (0)
+    pts = np.array([[0.75, 0.5], [0.25, 0.5], [0.5, 0.95], [0.5, 0.05]])
+    np.testing.assert_array_equal(yinyang_class(pts[:, 0], pts[:, 1]), [2, 2, 1, 0])
+    assert np.array_equal(yinyang(50, seed=3).X, yinyang(50, seed=3).X)
+
+
+def _idx(shape, data: bytes, code=0x08) -> bytes:
+    return bytes([0, 0, code, len(shape)]) + b"".join(struct.pack(">I", s) for s in shape) + data
+
+
+def test_idx_and_mnist_loader(tmp_path):
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(_idx((2, 28, 28), images.tobytes()))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx((2,), bytes([3, 7]))))
+    np.testing.assert_array_equal(load_idx(tmp_path / "t10k-images-idx3-ubyte"), images)
+    data = mnist(tmp_path, "test")
+    assert data.X.shape == (2, 784) and list(data.y) == [3, 7]
+    np.testing.assert_allclose(data.X[1, 0], images[1, 0, 0] / 255)
+    (tmp_path / "bad").write_bytes(b"\x01\x02\x03")
+    with pytest.raises(InputError):
+        load_idx(tmp_path / "bad")
+    with pytest.raises(InputError):
+        mnist(tmp_path, "train")
+
+
+@pytest.mark.parametrize("opt", [SGD(0.1), Adam(0.05), AdaBelief(0.05), SGD(0.1, decay=0.999, clip=1.0)])
+def test_optimisers_minimise_a_quadratic(opt):
+    target = np.array([1.0, -2.0, 3.0])
+    params = [np.zeros(3)]
+    state = opt.init(params)
+    for _ in range(500):
+        params, state = opt.step(params, [2 * (params[0] - target)], state)
+    np.testing.assert_allclose(params[0], target, atol=1e-2)
+
+
+def test_clip_by_norm():
+    grads = clip_by_norm([np.array([3.0, 4.0])], 1.0)
+    assert np.linalg.norm(grads[0]) == pytest.approx(1.0)
+    with pytest.raises(FloatingPointError):
+        clip_by_norm([np.array([np.nan])], 1.0)
