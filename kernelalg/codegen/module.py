@@ -27,7 +27,7 @@ from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.piecewise import breakpoints_of
 from kernelalg.symbolic.special import GaussianMean
 
-CODEGEN_REVISION = "codegen-8"
+CODEGEN_REVISION = "codegen-9"
 _x = sp.Symbol("x", real=True)
 
 

@@ -24,12 +24,13 @@ def _det2(a, b, c):
         return _det2(*(numpy.atleast_1d(v) for v in (a, b, c)))[0]
     p = a * b
     d = p - c * c
-    close = numpy.nonzero(d < 1e-3 * p)
-    if close[0].size:
-        a, b, c = (numpy.broadcast_to(v, d.shape)[close] for v in (a, b, c))
+    close = numpy.flatnonzero(d < 1e-3 * p)  # flat indices: much cheaper than 2-D nonzero
+    if close.size:
+        index = numpy.unravel_index(close, d.shape)
+        a, b, c = (numpy.broadcast_to(v, d.shape)[index] for v in (a, b, c))
         p, q = a * b, c * c
         exact = (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
-        d[close] = numpy.where(exact < 8 * numpy.finfo(float).eps * p, 0.0, exact)
+        d.flat[close] = numpy.where(exact < 8 * numpy.finfo(float).eps * p, 0.0, exact)
     return d
 
 
