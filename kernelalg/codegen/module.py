@@ -22,12 +22,12 @@ import sympy as sp
 from kernelalg import __version__, cache
 from kernelalg.codegen import runtime
 from kernelalg.codegen.printer import source
-from kernelalg.codegen.rewrite import careful
+from kernelalg.codegen.rewrite import Erfc, Erfcx, ExpErfc, careful
 from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.piecewise import breakpoints_of
 from kernelalg.symbolic.special import GaussianMean
 
-CODEGEN_REVISION = "codegen-9"
+CODEGEN_REVISION = "codegen-16"
 _x = sp.Symbol("x", real=True)
 
 
@@ -58,10 +58,24 @@ def _all_means(expr: sp.Expr) -> list[GaussianMean]:
     return found
 
 
+def _erf_roots(body: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Where an error function's argument, linear in ``var``, vanishes: the image of a
+    breakpoint under a conditional mean that was integrated in closed form."""
+    roots = []
+    for fn in body.atoms(sp.erf, sp.erfc, Erfc, Erfcx, ExpErfc):
+        num = sp.fraction(sp.together(fn.args[-1]))[0]
+        poly = sp.Poly(num, var) if num.has(var) and num.is_polynomial(var) else None
+        if poly is not None and poly.degree() == 1:
+            k1, k0 = poly.all_coeffs()
+            roots.append(sp.simplify(-k0 / k1))
+    return roots
+
+
 def _centers(body: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """Points where the integrand in ``var`` changes scale: its breakpoints, 0, and the
-    images t/k of inner breakpoints t for inner means centred at k var."""
-    points = [sp.S.Zero, *(t for t in breakpoints_of(body.subs(var, _x)))]
+    """Points where the integrand in ``var`` changes scale: its breakpoints, 0, the roots of
+    error-function arguments, and the images t/k of inner breakpoints t for inner means
+    centred at k var."""
+    points = [sp.S.Zero, *(t for t in breakpoints_of(body.subs(var, _x))), *_erf_roots(body, var)]
     for inner in _top_means(body):
         slope = sp.diff(inner.mu, var)
         if slope != 0 and not inner.mu.subs(var, 0):

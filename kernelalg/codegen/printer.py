@@ -21,6 +21,12 @@ class KernelPrinter(SciPyPrinter):
     def _print_OwenT(self, expr):
         return f"scipy.special.owens_t({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
+    def _print_Erfc(self, expr):
+        return f"scipy.special.erfc({self._print(expr.args[0])})"
+
+    def _print_ExpErfc(self, expr):
+        return f"_exp_erfc({', '.join(self._print(arg) for arg in expr.args)})"
+
     def _print_Erfcx(self, expr):
         return f"scipy.special.erfcx({self._print(expr.args[0])})"
 

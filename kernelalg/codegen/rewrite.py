@@ -29,6 +29,18 @@ class Expm1(sp.Function):
     nargs = 1
 
 
+class Erfc(sp.Function):
+    """erfc(z) kept as written: SymPy's own erfc turns erfc(-z) into 2 - erfc(z)."""
+
+    nargs = 1
+
+
+class ExpErfc(sp.Function):
+    """exp(e) erfc(z) given as (e, e - z^2, z): evaluated by runtime._exp_erfc."""
+
+    nargs = 3
+
+
 class Erfcx(sp.Function):
     """Scaled complementary error function exp(z^2) erfc(z)."""
 
@@ -78,14 +90,23 @@ def _erfc_products(expr: sp.Expr) -> sp.Expr:
     if not expr.is_Mul:
         return expr
     exps = [f for f in expr.args if isinstance(f, sp.exp)]
-    erfcs = [f for f in expr.args if isinstance(f, sp.erfc)]
+    erfcs = [f for f in expr.args if isinstance(f, (sp.erfc, Erfc))]
     if not exps or len(erfcs) != 1:
         return expr
     (erfc_factor,) = erfcs
     z = erfc_factor.args[0]
     exponent = sp.Add(*(e.args[0] for e in exps))
     rest = sp.Mul(*(f for f in expr.args if f not in exps and f is not erfc_factor))
-    return rest * Erfcx(z) * sp.exp(sp.factor(sp.cancel(exponent - z**2)))
+    scaled = sp.factor(sp.cancel(exponent - z**2))
+    if _nonnegative(z):
+        return rest * Erfcx(z) * sp.exp(scaled)
+    return rest * ExpErfc(sp.factor(sp.cancel(exponent)), scaled, z)
+
+
+def _nonnegative(z: sp.Expr) -> bool:
+    """z >= 0 for every valid covariance (square roots are nonnegative, a, b > 0)."""
+    roots = {p: sp.Dummy(positive=True) for p in z.atoms(sp.Pow) if p.exp == sp.S.Half}
+    return bool(z.xreplace(roots).is_nonnegative)
 
 
 def _push_exp(factor: sp.exp, expr: sp.Expr) -> sp.Expr:
@@ -151,6 +172,6 @@ def _erf_to_erfc(expr: sp.Expr) -> sp.Expr:
     for term, k in list(coeffs.items()):
         if isinstance(term, sp.erf) and const != 0 and abs(k) == abs(const):
             z = term.args[0]
-            replacement = const * sp.erfc(z if k == -const else -z)
+            replacement = const * Erfc(z if k == -const else -z)
             return expr - const - k * term + replacement
     return expr

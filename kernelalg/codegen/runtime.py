@@ -1,8 +1,10 @@
 """Numerical helpers that generated modules carry with them (their source is copied in).
 
-They depend on numpy only, so a generated module imports without kernelalg installed.
+They depend on numpy and scipy.special only, so a generated module imports without
+kernelalg installed.
 """
 
+import scipy.special
 import numpy
 
 
@@ -34,6 +36,13 @@ def _det2(a, b, c):
     return d
 
 
+def _exp_erfc(e, e_scaled, z):
+    """exp(e) erfc(z), with e_scaled = e - z**2: as exp(e_scaled) erfcx(z) where z >= 0 (erfc
+    underflows there) and as exp(e) erfc(z) where z < 0 (erfcx overflows there)."""
+    return numpy.where(z >= 0, numpy.exp(e_scaled) * scipy.special.erfcx(numpy.maximum(z, 0.0)),
+                       numpy.exp(e) * scipy.special.erfc(numpy.minimum(z, 0.0)))
+
+
 def _shaped(value, a, b, c):
     """value as a float array of the broadcast shape of a, b, c."""
     shape = numpy.broadcast_shapes(numpy.shape(a), numpy.shape(b), numpy.shape(c))
@@ -43,6 +52,9 @@ def _shaped(value, a, b, c):
 
 _GL_NODES, _GL_WEIGHTS = numpy.polynomial.legendre.leggauss(8)
 _Z = 8.5  # standard deviations covered; the Gaussian tail beyond is 2e-17
+_TAIL = 4.5  # beyond a tail breakpoint at z: the mass past z + 4.5 is < 1e-17 of that past z
+_ZMAX = 40.0  # widest window: exp(-40**2/2) underflows
+_WIDENED = 33  # panel edges in each widened part of the window
 _BASE = numpy.arange(-_Z, _Z + 0.5)  # unit panels: the Gaussian itself at 8 nodes per sigma
 _GRADING = numpy.exp2(-numpy.arange(0.0, 21.0))  # panels shrink to 2**-20 * Z at each center
 _CHUNK = 2048  # elements per block, bounding the (elements x nodes) work arrays
@@ -64,7 +76,17 @@ def _graded_rule(mu, sd, centers):
         edges.append(z[..., None] - _Z * _GRADING)
         edges.append(z[..., None] + _Z * _GRADING)
         edges.append(z[..., None])
-    edges = numpy.sort(numpy.clip(numpy.concatenate(edges, axis=-1), -_Z, _Z), axis=-1)
+    # a breakpoint in the tail moves that end of the window _TAIL beyond it, so that an
+    # integrand supported only beyond the breakpoint keeps its relative accuracy
+    lo, hi = numpy.full(mu.shape, -_Z), numpy.full(mu.shape, _Z)
+    for z in zc:  # beyond _ZMAX the Gaussian weight underflows anyway
+        lo = numpy.maximum(numpy.minimum(lo, z - _TAIL), -_ZMAX)
+        hi = numpy.minimum(numpy.maximum(hi, z + _TAIL), _ZMAX)
+    if (lo < -_Z).any() or (hi > _Z).any():  # unit-like panels in the widened parts as well
+        steps = numpy.linspace(0.0, 1.0, _WIDENED)[1:-1]
+        edges.append(-_Z + (lo + _Z)[..., None] * steps)
+        edges.append(_Z + (hi - _Z)[..., None] * steps)
+    edges = numpy.sort(numpy.clip(numpy.concatenate(edges, axis=-1), lo[..., None], hi[..., None]), axis=-1)
     half = (edges[..., 1:] - edges[..., :-1]) / 2
     mid = (edges[..., 1:] + edges[..., :-1]) / 2
     z = (mid[..., None] + half[..., None] * _GL_NODES).reshape(mu.shape + (-1,))

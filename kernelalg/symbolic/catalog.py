@@ -144,7 +144,7 @@ def resolve(spec: str | Function) -> Function:
         if params is not None and (name in _BY_NAME or name in PRESETS):
             return _from_catalog(name, params)
         if params is not None and (arg_text is None or params):
-            if name not in ("x", "pi", "E"):
+            if name not in ("x", "pi", "E") and not (arg_text is None and "." in name):
                 raise UnknownFunctionError(
                     f"unknown function {name!r}; run 'kernelalg catalog' for the names, "
                     "or give an expression in x")

@@ -1,0 +1,119 @@
+"""The layer maps checked against the witness: which pair, which map, which hand-written
+functions, and whether the engine must reach a closed form (issue list of closed forms)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mpmath as mp
+
+from tests.witness import functions as F
+from tests.witness.gaussian import Ref
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    phi: str
+    psi: str | None
+    map: str
+    refs: tuple  # (f, g) of E[f(u) g(v)]
+    closed: bool  # the engine must reach a closed form
+    smooth: bool = False  # a 2-D quadrature in the witness (slow): checked on the small grid
+
+
+def _pair(phi_refs, psi_ref, map_name):
+    phi, dphi = phi_refs
+    return {"nngp": (phi, phi), "sg": (dphi, psi_ref), "ntk": (dphi, dphi), "surrogate": (psi_ref, psi_ref)}[map_name]
+
+
+def _case(name, phi, phi_refs, map_name, psi=None, psi_ref=None, closed=True, smooth=False):
+    return Case(name, phi, psi, map_name, _pair(phi_refs, psi_ref, map_name), closed, smooth)
+
+
+JUMPS = {  # spec -> witness refs; catalog names and plain expressions
+    "sign": F.sign(),
+    "step": F.step(0.0),
+    "step(t=0.5)": F.step(0.5),
+    "Heaviside(x + 1)": F.step(-1.0),
+}
+SURROGATES = {
+    "gaussian": F.gaussian(1.0),
+    "gaussian(sigma=0.3, amp=2)": F.gaussian(0.3, 2.0),
+    "laplace(k=2, amp=2)": F.laplace(2.0, 2.0),
+    "triangle": F.triangle(),
+    "Max(0, 1 - Abs(x))/2": Ref(lambda x: max(0, 1 - abs(x)) / 2, kinks=(-1, 0, 1)),
+    "box(w=0.5)": F.box(0.5),
+    "multi_gaussian": F.multi_gaussian(),
+}
+
+_combo = Ref(lambda x: mp.sign(x) + x / 2, kinks=(0,))
+_two_steps = Ref(steps=(-2, ((0, 4), (0.5, -3))))
+
+CASES: tuple[Case, ...] = (
+    _case("nngp sign", "sign", F.sign(), "nngp"),
+    _case("nngp step", "step", F.step(0.0), "nngp"),
+    _case("nngp step(t=0.5) (Owen's T)", "step(t=0.5)", F.step(0.5), "nngp"),
+    _case("nngp Heaviside(x + 1) (Owen's T)", "Heaviside(x + 1)", F.step(-1.0), "nngp"),
+    _case("nngp 2 sign - 3 H(x - 1/2)", "2*sign(x) - 3*Heaviside(x - 1/2)", (_two_steps, None), "nngp"),
+    _case("nngp sign + x/2", "sign(x) + x/2", (_combo, None), "nngp", smooth=True),
+    _case("nngp erf", "erf", F.erf(1.0), "nngp", smooth=True),
+    _case("nngp erf(3x)", "erf(3*x)", F.erf(3.0), "nngp", smooth=True),
+    _case("nngp relu", "relu", F.relu(), "nngp", smooth=True),
+    _case("nngp identity", "identity", F.identity(), "nngp", smooth=True),
+    _case("ntk erf", "erf", F.erf(1.0), "ntk", smooth=True),
+    _case("ntk erf(3x)", "erf(3*x)", F.erf(3.0), "ntk", smooth=True),
+    _case("ntk relu", "relu", F.relu(), "ntk"),
+    *(_case(f"sg {j} / {s}", j, JUMPS[j], "sg", s, SURROGATES[s]) for j in JUMPS for s in SURROGATES),
+    _case("sg sign / atan", "sign", F.sign(), "sg", "atan", F.atan(2.0)),
+    _case("sg step / atan(a=5)", "step", F.step(0.0), "sg", "atan(a=5)", F.atan(5.0)),
+    _case("sg erf(2x) / gaussian", "erf(m=2)", F.erf(2.0), "sg", "gaussian(sigma=0.5)", F.gaussian(0.5),
+          smooth=True),
+    _case("surrogate gaussian", "sign", F.sign(), "surrogate", "gaussian(sigma=0.5)", F.gaussian(0.5),
+          smooth=True),
+    _case("surrogate box", "sign", F.sign(), "surrogate", "box", F.box(1.0)),
+    # fallbacks (no closed form required): checked at 1e-7
+    _case("sg sign / superspike", "sign", F.sign(), "sg", "superspike", F.superspike(25.0), closed=False),
+    _case("sg step(t=0.5) / logistic", "step(t=0.5)", F.step(0.5), "sg", "logistic", F.logistic(4.0),
+          closed=False),
+    _case("sg sign / 1/(1 + 2|x|)^2", "sign", F.sign(), "sg", "1/(1 + 2*Abs(x))**2", F.superspike(2.0),
+          closed=False),
+    _case("sg step(t=0.5) / atan", "step(t=0.5)", F.step(0.5), "sg", "atan", F.atan(2.0), closed=False),
+    _case("nngp tanh", "tanh", F.tanh(1.0), "nngp", closed=False, smooth=True),
+    _case("ntk tanh", "tanh", F.tanh(1.0), "ntk", closed=False, smooth=True),
+    _case("sg erf / atan", "erf", F.erf(1.0), "sg", "atan", F.atan(2.0), closed=False, smooth=True),
+)
+
+VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4), (2.0, 0.5))
+RHOS = (0.0, 0.3, -0.7, 0.99, 1 - 1e-9, -(1 - 1e-9))
+
+
+def grid(small: bool) -> list[tuple[float, float, float]]:
+    """Covariances (a, b, c): variances 1e-4..1e4 and |rho| up to 1 - 1e-9."""
+    variances = VARIANCES[::2] if small else VARIANCES
+    rhos = (0.3, -0.7, 1 - 1e-9, -(1 - 1e-9)) if small else RHOS
+    return [(a, b, rho * (a * b) ** 0.5) for a, b in variances for rho in rhos]
+
+
+def tolerance(case: Case) -> float:
+    return 1e-10 if case.closed else 1e-7
+
+
+#: Parametrised families for property tests: spec template, witness builder, parameter values.
+ACTIVATION_FAMILIES = (
+    ("sign", lambda p: F.sign(), (None,)),
+    ("step(t={p})", lambda p: F.step(p), (-0.5, 0.0, 0.7)),
+    ("erf(m={p})", lambda p: F.erf(p), (0.5, 1.0, 4.0)),
+    ("tanh(k={p})", lambda p: F.tanh(p), (1.0, 2.0)),
+    ("relu", lambda p: F.relu(), (None,)),
+    ("identity", lambda p: F.identity(), (None,)),
+)
+SURROGATE_FAMILIES = (
+    ("gaussian(sigma={p})", lambda p: F.gaussian(p), (0.3, 1.0, 2.0)),
+    ("laplace(k={p})", lambda p: F.laplace(p), (0.5, 2.0)),
+    ("triangle(w={p})", lambda p: F.triangle(p), (0.5, 1.0)),
+    ("box(w={p})", lambda p: F.box(p), (0.5, 1.0)),
+    ("atan(a={p})", lambda p: F.atan(p), (2.0,)),
+    ("superspike(k={p})", lambda p: F.superspike(p), (5.0,)),
+    ("multi_gaussian", lambda p: F.multi_gaussian(), (None,)),
+)
