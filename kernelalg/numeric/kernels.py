@@ -37,7 +37,10 @@ class KernelResult:
 
 def as_points(X, name: str = "X") -> np.ndarray:
     """A finite float array of shape (N, d)."""
-    X = np.asarray(X, dtype=float)
+    try:
+        X = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a numeric (N, d) array: {exc}") from None
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:

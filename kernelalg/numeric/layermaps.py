@@ -136,7 +136,9 @@ class CompiledMaps:
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
         function = getattr(self.module, "_".join(names))
-        return evaluate_valid(function, tuple(getattr(self.derived, n).diverges for n in names), a, b, c)
+        values = evaluate_valid(function, tuple(getattr(self.derived, n).diverges for n in names), a, b, c)
+        # maps with equal formulas come back as one shared array: callers update them in place
+        return tuple(v.copy() if any(v is u for u in values[:i]) else v for i, v in enumerate(values))
 
     def evaluate(self, a: float, b: float, c: float) -> dict:
         """Scalar values of the four maps; a divergent value is None and listed in ``diverges``."""

@@ -1,0 +1,197 @@
+"""Deep kernels against the independent layer-by-layer mpmath reference, and their properties."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernelalg.errors import InputError
+from kernelalg.numeric.kernels import Kernel, circle
+from kernelalg.numeric.layermaps import generate_source
+from tests.witness import functions as F
+from tests.witness.deep import deep_kernels, hermite_maps, witness_maps
+
+# points of different norms, so that the asymmetric cases I(x, y) != I(y, x) occur
+X = np.array([[1.0, 0.0], [0.3, -2.0], [-0.5, 0.4]])
+Y = np.array([[0.8, 0.6], [2.0, 1.0]])
+SW, SB = 1.3, 0.2
+
+
+def rel_err(got, want):
+    return np.max(np.abs(got - want) / np.abs(want))
+
+
+def _williams(m):
+    """Textbook erf(m x) maps (Williams 1997): arcsine formula and its derivative kernel."""
+    def maps(name, a, b, c):
+        a, b, c = m * m * a, m * m * b, m * m * c
+        if name == "nngp":
+            return 2 / mp.pi * mp.asin(2 * c / mp.sqrt((1 + 2 * a) * (1 + 2 * b)))
+        return 4 * m * m / mp.pi / mp.sqrt((1 + 2 * a) * (1 + 2 * b) - 4 * c * c)
+    return maps
+
+
+SMOOTH = [  # psi = phi': the SG-NTK is the standard NTK
+    ("erf", _williams(1), 1e-10),
+    ("erf(m=2)", _williams(2), 1e-10),
+    # tanh has no closed form: fallback quadrature (1e-7) against a 200-point Gauss-Hermite rule
+    ("tanh", hermite_maps(mp.tanh, lambda x: 1 / mp.cosh(x) ** 2, lambda x: 1 / mp.cosh(x) ** 2), 1e-7),
+]
+
+
+@pytest.mark.parametrize("phi,maps,tol", SMOOTH, ids=[s[0] for s in SMOOTH])
+def test_smooth_sgntk_is_the_ntk_against_mpmath(phi, maps, tol):
+    kernel = Kernel(phi, None, depth=2, sigma_w=SW, sigma_b=SB)
+    got = kernel(X, Y)
+    S, I, T = deep_kernels(maps, X, Y, 2, SW, SB, naive=True)
+    assert rel_err(got.nngp, S) < tol
+    assert rel_err(got.sgntk, I) < tol
+    assert rel_err(got.ntk, T) < tol
+    assert np.allclose(kernel(Y, X).sgntk.T, got.sgntk, rtol=1e-13)  # psi = phi': symmetric
+
+
+def _arc_cosine(a, b, c):
+    """Textbook ReLU maps (Cho & Saul): E[relu relu] and E[H H]."""
+    rho = max(-1, min(1, c / mp.sqrt(a * b)))
+    theta = mp.acos(rho)
+    return (mp.sqrt(a * b) * (mp.sin(theta) + (mp.pi - theta) * mp.cos(theta)) / (2 * mp.pi),
+            (mp.pi - theta) / (2 * mp.pi))
+
+
+def test_relu_against_the_arc_cosine_recursion():
+    maps = lambda name, a, b, c: _arc_cosine(a, b, c)[0 if name == "nngp" else 1]  # noqa: E731
+    S, I, T = deep_kernels(maps, X, Y, 3, SW, SB, naive=True)
+    got = Kernel("relu", None, depth=3, sigma_w=SW, sigma_b=SB)(X, Y)
+    assert rel_err(got.nngp, S) < 1e-10 and rel_err(got.sgntk, I) < 1e-10 and rel_err(got.ntk, T) < 1e-10
+
+
+SIGN_SURROGATES = {
+    "gaussian(sigma=0.5)": F.gaussian(0.5),
+    "laplace(k=2, amp=2)": F.laplace(2.0, 2.0),
+    "triangle": F.triangle(),
+    "box(w=0.5)": F.box(0.5),
+    "multi_gaussian": F.multi_gaussian(),
+    "atan": F.atan(2.0),
+}
+
+
+@pytest.mark.parametrize("psi", SIGN_SURROGATES)
+def test_sign_sgntk_with_closed_form_surrogates(psi):
+    kernel = Kernel("sign", psi, depth=2, sigma_w=SW, sigma_b=SB)
+    got = kernel(X, Y, outputs=("nngp", "sgntk"))
+    S, I = deep_kernels(witness_maps(F.sign(), SIGN_SURROGATES[psi]), X, Y, 2, SW, SB)
+    assert rel_err(got.nngp, S) < 1e-10
+    assert rel_err(got.sgntk, I) < 1e-10
+    # off the sphere I(x, y) != I(y, x): the reversed computation matches the reference too
+    _, I_reversed = deep_kernels(witness_maps(F.sign(), SIGN_SURROGATES[psi]), Y, X, 2, SW, SB)
+    assert rel_err(kernel(Y, X, outputs=("sgntk",)).sgntk, I_reversed) < 1e-10
+    assert not np.allclose(I_reversed.T, I, rtol=1e-3)
+
+
+def test_sign_nngp_is_the_arcsine_recursion():
+    maps = lambda name, a, b, c: 2 / mp.pi * mp.asin(c / mp.sqrt(a * b))  # noqa: E731
+    S, _ = deep_kernels(maps, X, Y, 4, SW, SB)
+    assert rel_err(Kernel("sign", "gaussian", depth=4, sigma_w=SW, sigma_b=SB)(X, Y).nngp, S) < 1e-12
+
+
+def test_sign_naive_ntk_diverges_on_the_diagonal_only():
+    result = Kernel("sign", "gaussian", depth=2)(circle(5))  # no antipodal pairs (rho = -1 diverges too)
+    assert np.isposinf(np.diag(result.ntk)).all()
+    assert np.isfinite(result.ntk[~np.eye(5, dtype=bool)]).all()
+    assert np.isfinite(result.sgntk).all()
+
+
+# --- properties -------------------------------------------------------------------------
+
+ACTIVATIONS = ["sign", "erf", "erf(m=5)", "relu", "step(t=0.3)", "tanh"]
+
+
+@settings(max_examples=15)
+@given(st.sampled_from(ACTIVATIONS), st.integers(1, 4), st.integers(2, 10), st.integers(1, 3),
+       st.integers(0, 2**32 - 1))
+def test_nngp_gram_is_psd(phi, depth, n, d, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * np.exp(rng.normal(size=(n, 1)))
+    gram = Kernel(phi, "gaussian", depth=depth, sigma_w=1.2, sigma_b=0.3)(x, outputs=("nngp",)).nngp
+    eig = np.linalg.eigvalsh((gram + gram.T) / 2)
+    assert np.allclose(gram, gram.T, rtol=1e-12, atol=1e-300)
+    assert eig.min() >= -1e-9 * eig.max()
+
+
+@settings(max_examples=15)
+@given(st.sampled_from(["sign", "erf(m=3)", "step"]), st.sampled_from(["gaussian", "triangle", "atan"]),
+       st.integers(2, 8), st.integers(2, 4), st.floats(0.2, 5.0), st.integers(0, 2**32 - 1))
+def test_sgntk_is_symmetric_on_the_sphere(phi, psi, n, d, radius, seed):
+    x = np.random.default_rng(seed).normal(size=(n, d))
+    x *= radius / np.linalg.norm(x, axis=1, keepdims=True)
+    I = Kernel(phi, psi, depth=2)(x, outputs=("sgntk",)).sgntk
+    assert np.allclose(I, I.T, rtol=1e-12, atol=0)
+
+
+@settings(max_examples=10)
+@given(st.sampled_from(["gaussian", "triangle", "atan", "laplace"]), st.integers(2, 6), st.integers(0, 2**32 - 1))
+def test_erf_m_sgntk_approaches_sign(psi, n, seed):
+    x = np.random.default_rng(seed).normal(size=(n, 3))
+    sign = Kernel("sign", psi, depth=2)(x, outputs=("sgntk",)).sgntk
+    dist = [np.abs(Kernel(f"erf(m={m})", psi, depth=2)(x, outputs=("sgntk",)).sgntk - sign).max() / np.abs(sign).max()
+            for m in (3, 30, 300, 3000)]
+    assert all(d2 < d1 for d1, d2 in zip(dist, dist[1:])) and dist[-1] < 1e-2
+
+
+def test_naive_ntk_of_erf_m_diagonal_grows_like_m():
+    x = circle(5)
+    ntk = {m: Kernel(f"erf(m={m})", None, depth=1)(x, outputs=("ntk",)).ntk for m in (100, 1000, 10000)}
+    diag_ratio = np.diag(ntk[10000]) / np.diag(ntk[1000])
+    assert np.allclose(diag_ratio, 10, rtol=0.05)
+    off = ~np.eye(5, dtype=bool)
+    assert np.abs(ntk[10000][off] - ntk[1000][off]).max() < np.abs(ntk[1000][off] - ntk[100][off]).max()
+    assert np.abs(ntk[10000][off] - ntk[1000][off]).max() / np.abs(ntk[10000][off]).max() < 0.05
+
+
+# --- modes, blocking, standalone code, bad input -----------------------------------------
+
+def test_diagonal_mode_and_blocking_agree():
+    """Blocks change only the BLAS rounding of the input products (a few ulps)."""
+    x = np.random.default_rng(0).normal(size=(37, 3))
+    kernel = Kernel("sign", "gaussian", depth=3, sigma_w=1.1, sigma_b=0.1)
+    full = kernel(x)
+    for other in (kernel(x, block_rows=1, workers=1), kernel(x, block_rows=5, workers=2)):
+        for name in ("nngp", "sgntk", "ntk"):
+            assert np.allclose(getattr(full, name), getattr(other, name), rtol=1e-13, atol=1e-15)
+    diag = kernel.diagonal(x)
+    assert np.array_equal(diag.nngp, np.diag(full.nngp)) and np.allclose(diag.sgntk, np.diag(full.sgntk), rtol=1e-14)
+
+
+def test_generated_module_in_a_fresh_interpreter(tmp_path):
+    """python -I (no site packages path of the checkout, no kernelalg import) on the written module."""
+    path = tmp_path / "maps.py"
+    path.write_text(generate_source("sign", "gaussian(sigma=0.5)"))
+    script = ("import sys, json, importlib.util; spec = importlib.util.spec_from_file_location('maps', sys.argv[1]);"
+              "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
+              "assert 'kernelalg' not in sys.modules;"
+              "print(json.dumps([float(getattr(m, n)(1.5, 0.7, -0.6)) for n in ('nngp', 'sg', 'ntk', 'surrogate')]))")
+    out = subprocess.run([sys.executable, "-I", "-c", script, str(path)], capture_output=True, text=True, check=True)
+    from kernelalg import layer_maps
+    lib = layer_maps("sign", "gaussian(sigma=0.5)")
+    want = [float(getattr(lib, n)(1.5, 0.7, -0.6)) for n in ("nngp", "sg", "ntk", "surrogate")]
+    assert np.allclose(eval(out.stdout), want, rtol=1e-15, atol=0)  # noqa: S307 (our own JSON list)
+
+
+@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0]]), np.zeros((0, 2)), np.ones((2, 2, 2)), [[1, "a"]]])
+def test_bad_points(bad):
+    with pytest.raises(InputError):
+        Kernel("sign", "gaussian")(bad)
+
+
+def test_bad_kernel_parameters():
+    for kwargs in ({"depth": 0}, {"sigma_w": -1.0}, {"sigma_b": np.nan}, {"depth": 1.5}):
+        with pytest.raises(InputError):
+            Kernel("sign", "gaussian", **kwargs)
+    with pytest.raises(InputError):
+        Kernel("sign", "gaussian")(np.ones((2, 2)), np.ones((2, 3)))
