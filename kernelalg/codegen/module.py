@@ -27,7 +27,7 @@ from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.piecewise import breakpoints_of
 from kernelalg.symbolic.special import GaussianMean
 
-CODEGEN_REVISION = "codegen-16"
+CODEGEN_REVISION = "codegen-18"
 _x = sp.Symbol("x", real=True)
 
 
@@ -107,10 +107,41 @@ def _body(exprs: list[sp.Expr], names: dict[GaussianMean, str]) -> tuple[list[st
         means += [gm for gm in _top_means(expr) if gm not in means]
     placeholders = {gm: sp.Symbol(f"mean{i}") for i, gm in enumerate(means)}
     lines = [f"    {sym} = {source(gm, names)}" for gm, sym in placeholders.items()]
-    replacements, reduced = sp.cse([e.xreplace(placeholders) for e in exprs],
-                                   symbols=sp.numbered_symbols("t"), optimizations="basic")
-    lines += [f"    {sym} = {source(value, names)}" for sym, value in replacements]
-    return lines, [f"_shaped({source(r, names)}, a, b, c)" for r in reduced]
+    # each expression is reduced on its own (so a map's arithmetic, hence its rounding, is the
+    # same alone and in a joint function); identical subexpressions are then shared
+    shared: dict[sp.Expr, sp.Symbol] = {}
+    fresh = sp.numbered_symbols("t")
+    results = []
+    for expr in exprs:
+        replacements, (reduced,) = sp.cse([expr.xreplace(placeholders)], symbols=sp.numbered_symbols("_local"),
+                                          optimizations="basic")
+        renamed: dict[sp.Symbol, sp.Symbol] = {}
+        for sym, value in replacements:
+            value = value.xreplace(renamed)
+            if value not in shared:
+                shared[value] = next(fresh)
+                lines.append(f"    {shared[value]} = {source(value, names)}")
+            renamed[sym] = shared[value]
+        results.append(reduced.xreplace(renamed))
+    calls = _shared_calls(results)
+    for call in calls:  # innermost first
+        sym = next(fresh)
+        lines.append(f"    {sym} = {source(call.xreplace({k: v for k, v in calls.items() if k != call}), names)}")
+        calls[call] = sym
+    return lines, [f"_shaped({source(r.xreplace(calls), names)}, a, b, c)" for r in results]
+
+
+def _shared_calls(exprs: list[sp.Expr]) -> dict[sp.Expr, sp.Symbol | None]:
+    """Function calls and square roots that occur in more than one expression, innermost first
+    (replacing such a subtree by a variable does not change any arithmetic; x**(-1/2) is not
+    shared: it prints as a division, y/sqrt(x), which a variable 1/sqrt(x) would round differently)."""
+    seen: dict[sp.Expr, int] = {}
+    for expr in exprs:
+        for node in set(sp.preorder_traversal(expr)):
+            if isinstance(node, sp.Function) or (node.is_Pow and node.exp == sp.S.Half):
+                seen[node] = seen.get(node, 0) + 1
+    common = sorted((node for node, count in seen.items() if count > 1), key=sp.count_ops)
+    return dict.fromkeys(common)
 
 
 def _function_source(name: str, e: Expectation, expr: sp.Expr, title: str,

@@ -11,7 +11,7 @@ from kernelalg.experiments.figures import pyplot
 
 QUICK = {
     "divergence": {"ms": (1, 3, 10, 30, 100, 300, 1000), "points": 8},
-    "empirical": {"widths": (64, 256, 1024), "ms": (2,), "seeds": 1, "steps": 50},
+    "empirical": {"widths": (64, 256, 1024, 2048), "ms": (2,), "seeds": 4, "steps": 20},
     "sgl": {"widths": (32, 128, 512), "steps": 1000, "networks": 10},
 }
 

@@ -23,6 +23,7 @@ from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
 from kernelalg.symbolic.functions import Function
 
 OUTPUTS = ("nngp", "sgntk", "ntk")
+_EXACT_DIM = 16  # input dimension up to which S1 is summed in a fixed order
 _BLOCK_ELEMENTS = 1 << 17  # elements of one row block (rows x columns): fits in cache
 
 
@@ -79,8 +80,18 @@ class Kernel:
         return evaluate_valid(expectation.function, expectation.result.diverges, a, b, c)
 
     def _input_cov(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        """S1 = sw^2 <x, y>/n0 + sb^2 (a fresh array)."""
-        c = (X * (self.sigma_w**2 / X.shape[1])) @ Y.T
+        """S1 = sw^2 <x, y>/n0 + sb^2 (a fresh array).
+
+        For inputs of dimension up to _EXACT_DIM the products are summed in a fixed order, so each
+        entry is independent of how the rows are blocked (dense and Dask paths agree bit for bit);
+        above it BLAS is used, whose rounding may depend on the block shape (a few ulps)."""
+        Xs = X * (self.sigma_w**2 / X.shape[1])
+        if X.shape[1] <= _EXACT_DIM:
+            c = Xs[:, :1] * Y[:, 0]
+            for k in range(1, X.shape[1]):
+                c += Xs[:, k:k + 1] * Y[:, k]
+        else:
+            c = Xs @ Y.T
         if self.sigma_b:
             c += self.sigma_b**2
         return c
@@ -139,9 +150,7 @@ class Kernel:
         Y = X if Y is None else as_points(Y, "Y")
         if X.shape[1] != Y.shape[1]:
             raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
-        unknown = set(outputs) - set(OUTPUTS)
-        if unknown:
-            raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
+        _check_outputs(outputs)
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
         N, M = X.shape[0], Y.shape[0]
@@ -150,13 +159,8 @@ class Kernel:
 
         def block(start: int) -> None:
             rows = slice(start, min(start + side, N))
-            c = self._input_cov(X[rows], Y)
-            diagonal = None
-            if Y is X:
-                k = np.arange(rows.start, rows.stop)
-                diagonal = (k - rows.start, k)
-            self._recursion(c, [v[rows, None] for v in va], [v[None, :] for v in vb], outputs, diagonal,
-                            {name: value[rows] for name, value in result.items()})
+            self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs, start if Y is X else None,
+                       {name: value[rows] for name, value in result.items()})
 
         starts = range(0, N, side)
         if workers > 1 and len(starts) > 1:
@@ -167,6 +171,26 @@ class Kernel:
                 block(start)
         return KernelResult(**result)
 
+    def rows(self, X_rows, Y, start: int | None = None, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
+        """Rows of K(X, Y) for a slice ``X_rows`` of X, in one block (no threads): the unit of work
+        of distributed computations.  ``start``: the slice's first row index when X is Y, so that
+        the diagonal entries are exact (c^2 = ab bit for bit), as in the dense computation."""
+        X_rows, Y = as_points(X_rows, "X"), as_points(Y, "Y")
+        _check_outputs(outputs)
+        result = {name: np.empty((X_rows.shape[0], Y.shape[0])) for name in outputs}
+        self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, start, result)
+        return KernelResult(**result)
+
+    def _rows(self, X_rows, Y, va, vb, outputs, start, out) -> None:
+        """Kernel rows of X_rows against Y written into ``out``; diagonal entries exact when
+        X_rows = Y[start:start + len(X_rows)]."""
+        c = self._input_cov(X_rows, Y)
+        diagonal = None
+        if start is not None:
+            k = np.arange(start, min(start + X_rows.shape[0], Y.shape[0]))
+            diagonal = (k - start, k)
+        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, diagonal, out)
+
     def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
         X = as_points(X, "X")
@@ -174,6 +198,12 @@ class Kernel:
         s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
         return KernelResult(**{name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive))
                                if name in outputs})
+
+
+def _check_outputs(outputs) -> None:
+    unknown = set(outputs) - set(OUTPUTS)
+    if unknown:
+        raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
 
 
 def _scaled(values: np.ndarray, factor: float) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Adapters to other libraries (optional extras): scikit-learn kernels, Dask Gram matrices."""

@@ -1,0 +1,61 @@
+"""Gram matrices as blocked Dask arrays (optional extra ``dask``), for inputs beyond one
+machine's memory.
+
+Each block is a band of full-width rows computed by :meth:`Kernel.rows` (the same generated
+layer maps and exact diagonal as the dense path, so the numbers are identical).  The local
+threaded scheduler is used by default; pass a ``dask.distributed`` client to run on a
+cluster.  ``to_disk`` streams the blocks into a Zarr array or a NumPy memory map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from kernelalg.errors import InputError
+from kernelalg.numeric.kernels import Kernel, as_points
+
+try:
+    import dask
+    import dask.array as da
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("distributed Gram matrices need dask: pip install 'kernelalg[dask]'") from exc
+
+#: default rows per block: about 2**22 elements (32 MiB of float64) per block
+BLOCK_ELEMENTS = 2**22
+
+
+def gram(kernel: Kernel, X, Y=None, output: str = "sgntk", rows: int | None = None) -> "da.Array":
+    """K(X, Y) for one output ("nngp", "sgntk" or "ntk") as a lazy Dask array of row bands."""
+    X = as_points(X, "X")
+    same = Y is None
+    Y = X if same else as_points(Y, "Y")
+    if X.shape[1] != Y.shape[1]:
+        raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
+    rows = rows or max(1, BLOCK_ELEMENTS // Y.shape[0])
+    bands = da.from_array(X, chunks=(rows, X.shape[1]))
+    Y_shared = dask.delayed(Y, pure=True)  # one copy of Y in the graph
+
+    def band(block: np.ndarray, Y: np.ndarray, block_info=None) -> np.ndarray:
+        start = block_info[0]["array-location"][0][0]
+        return getattr(kernel.rows(block, Y, start if same else None, (output,)), output)
+
+    return da.map_blocks(band, bands, Y_shared, dtype=float, chunks=(bands.chunks[0], (Y.shape[0],)),
+                         meta=np.empty((0, 0)))
+
+
+def to_disk(array: "da.Array", path: str | Path, client=None) -> Path:
+    """Compute ``array`` block by block into ``path`` (``.zarr``: Zarr store; otherwise a NumPy
+    ``.npy`` memory map), so that only a few blocks are in memory at a time."""
+    path = Path(path)
+    if path.suffix == ".zarr":
+        target = da.to_zarr(array, str(path), overwrite=True, compute=False)
+    else:
+        memmap = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=array.shape)
+        target = da.store(array, memmap, lock=False, compute=False)
+    if client is not None:
+        client.compute(target).result()
+    else:
+        dask.compute(target)
+    return path
