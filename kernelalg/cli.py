@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "kernelalg.commands.symbolic",
     "kernelalg.commands.kernels",
     "kernelalg.commands.validate",
+    "kernelalg.commands.plot",
     "kernelalg.spiking.cli",
 )
 

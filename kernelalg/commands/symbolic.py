@@ -10,6 +10,7 @@ import sympy as sp
 
 from kernelalg.errors import InputError
 from kernelalg.numeric.layermaps import generate_source, layer_maps
+from kernelalg.reports import report
 from kernelalg.symbolic.catalog import PRESETS, entries
 from kernelalg.symbolic.derive import derive
 
@@ -34,6 +35,13 @@ def parse_floats(text: str, count: int, name: str) -> list[float]:
 
 
 def _derive(args) -> int:
+    if args.report:
+        path = Path(args.report)
+        if path.suffix not in (".md", ".tex"):
+            raise InputError(f"--report must end in .md or .tex, got {path.name!r}")
+        path.write_text(report(args.phi, args.psi, path.suffix[1:]), encoding="utf-8")
+        print(f"derivation report -> {path}")
+        return 0
     maps = derive(args.phi, args.psi)
     compiled = layer_maps(args.phi, args.psi) if not all(e.closed_form for _, e in maps.items()) else None
     errors = {name: compiled.error_estimate(name) if compiled else None for name, _ in maps.items()}
@@ -99,6 +107,7 @@ def register(sub) -> None:
     p = sub.add_parser("derive", help="derive the four layer maps of an activation/surrogate pair")
     add_pair_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--report", metavar="FILE", help="write a derivation report (FILE.md or FILE.tex)")
     p.set_defaults(func=_derive)
 
     p = sub.add_parser("eval", help="evaluate the four layer maps at one covariance")
