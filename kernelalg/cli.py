@@ -46,7 +46,7 @@ def _attach_negative_values(argv: Sequence[str]) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="kernelalg",
-        description="Derive, generate and validate SG-NTK kernels and exact spiking gradients.",
+        description="Derive, generate and validate the SG-NTK kernels of binary and spiking networks.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
