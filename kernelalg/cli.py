@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "kernelalg.commands.kernels",
     "kernelalg.commands.validate",
     "kernelalg.commands.plot",
+    "kernelalg.commands.spiking",
 )
 
 

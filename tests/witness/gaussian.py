@@ -23,6 +23,7 @@ import mpmath as mp
 
 DPS = 20
 Z = 14  # standard deviations integrated (tail mass below 1e-44)
+FAR = 60  # split points beyond FAR standard deviations carry Gaussian weight below 1e-780: ignored
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,9 @@ class Ref:
 def _panels(points, mu, sd, grade) -> list:
     """Sorted split points in w = (x - mu)/sd: the window ends (+-Z, or 10 beyond the farthest
     point), 0, +-1, +-3, the given points, and around each steep feature (centre, width) in
-    ``grade`` at distances 10^-k down to its width."""
+    ``grade`` at distances 10^-k down to its width.  Points beyond FAR are ignored."""
     ws = [(mp.mpf(t) - mu) / sd for t in (*points, *(t for t, _ in grade))]
+    ws = [w for w in ws if abs(w) <= FAR]
     # a split point in the tail widens the window 10 standard units beyond it
     lo, hi = min([-Z, *(w - 10 for w in ws)]), max([Z, *(w + 10 for w in ws)])
     cuts = {mp.mpf(v) for v in (lo, -3, -1, 0, 1, 3, hi)}
@@ -78,6 +80,8 @@ def _panels(points, mu, sd, grade) -> list:
     cuts = {w for w in cuts if lo <= w <= hi}
     for t, width in grade:
         w = (mp.mpf(t) - mu) / sd
+        if abs(w) > FAR:
+            continue
         depth = 0 if width == 0 else int(mp.ceil(-mp.log10(mp.mpf(width) / sd))) + 1
         for k in range(min(max(depth, 0), 12) + 1):
             for side in (-1, 1):
