@@ -4,7 +4,9 @@ Compares kernelalg's generated, blocked, threaded recursion with a straightforwa
 evaluation of the same recursion (textbook formulas written out, unfused expressions, full
 N x N temporaries, no blocking), measured in the same run.  Prints seconds (best of
 ``--repeat`` after a warm-up), the ratio to the reference, peak traced memory relative to the
-outputs' size, and the largest relative difference between the two.
+outputs' size, and the largest relative difference between the two (for sign it sits at
+antipodal points, where the reference's arcsine of a correlation rounded to -1 + 1e-16 loses
+half of the digits over two layers; kernelalg's value there is the exact -1).
 
     python benchmarks/bench_kernels.py [--n 4000] [--repeat 3] [--json]
 """

@@ -19,6 +19,7 @@ from functools import cached_property
 import numpy as np
 
 from kernelalg.errors import InputError
+from kernelalg.numeric.allocator import keep_freed_memory
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
 from kernelalg.symbolic.functions import Function
 
@@ -151,6 +152,7 @@ class Kernel:
         if X.shape[1] != Y.shape[1]:
             raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
         _check_outputs(outputs)
+        keep_freed_memory()
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
         N, M = X.shape[0], Y.shape[0]
@@ -177,6 +179,7 @@ class Kernel:
         the diagonal entries are exact (c^2 = ab bit for bit), as in the dense computation."""
         X_rows, Y = as_points(X_rows, "X"), as_points(Y, "Y")
         _check_outputs(outputs)
+        keep_freed_memory()
         result = {name: np.empty((X_rows.shape[0], Y.shape[0])) for name in outputs}
         self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, start, result)
         return KernelResult(**result)
