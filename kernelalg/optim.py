@@ -27,11 +27,13 @@ def clip_by_norm(grads: Params, max_norm: float | None) -> Params:
 
 @dataclass(frozen=True)
 class SGD:
-    """theta <- theta - lr_t * clip(g)."""
+    """theta <- theta - lr_t * clip(g); ``clip`` bounds the global norm, ``clip_value`` each
+    component (|g_i| <= clip_value, as optax.clip)."""
 
     lr: float
     decay: float = 1.0
     clip: float | None = None
+    clip_value: float | None = None
 
     def init(self, params: Params) -> tuple:
         return (0,)
@@ -39,7 +41,10 @@ class SGD:
     def step(self, params: Params, grads: Params, state: tuple) -> tuple[Params, tuple]:
         (t,) = state
         lr = self.lr * self.decay**t
-        return [p - lr * g for p, g in zip(params, clip_by_norm(grads, self.clip))], (t + 1,)
+        grads = clip_by_norm(grads, self.clip)
+        if self.clip_value is not None:
+            grads = [np.clip(g, -self.clip_value, self.clip_value) for g in grads]
+        return [p - lr * g for p, g in zip(params, grads)], (t + 1,)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
+from kernelalg.experiments import spiking_concept, spiking_single
+from kernelalg.experiments.figures import pyplot
 from kernelalg.spiking.models import MODELS
 from kernelalg.spiking.single import first_spike
 
@@ -22,6 +26,60 @@ def _spike_time(args) -> int:
     return 0
 
 
+def _out_dir(args) -> Path:
+    path = Path(args.out_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    if args.figures:
+        pyplot()  # fail early (clear message) when matplotlib is missing
+    return path
+
+
+def _concept(args) -> int:
+    out = _out_dir(args)
+    result = spiking_concept.run(points=101 if args.quick else 1001, show_progress=not args.json)
+    metrics = result["metrics"]
+    (out / "concept.json").write_text(json.dumps(metrics, indent=1))
+    if args.figures:
+        spiking_concept.figure(result, out / "concept.png")
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    for name, m in metrics.items():
+        print(f"{name.upper()}: first in-trial spike at w = {m['first_in_trial_weight']:.4f} "
+              f"(w_min = {m['w_min']:.4f}), at t = {m['first_in_trial_time']:.4f} of T = {m['T']:g}; "
+              f"largest jump of the in-trial spike time between scan points: {m['largest_time_step_in_trial']:.3f}")
+    print(f"metrics and figure in {out}")
+    return 0
+
+
+def _single(args) -> int:
+    out = _out_dir(args)
+    start = time.perf_counter()
+    result = spiking_single.run(trials=300 if args.quick else 3000, show_progress=not args.json)
+    seconds = time.perf_counter() - start
+    metrics = {"loss": result.loss[-1], "t_out": result.t_out[-1], "trials": result.trials}
+    (out / "single.json").write_text(json.dumps({**result.as_dict(), "seconds": seconds}, indent=1))
+    if args.figures:
+        spiking_single.figure(result, out / "single.png")
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"single QIF neuron, {result.trials} trials ({seconds:.1f} s): loss {result.loss[0]:.4g} -> "
+          f"{result.loss[-1]:.3g}; outputs {result.t_out[0]} -> {result.t_out[-1]} (targets "
+          f"{list(spiking_single.TARGETS)})")
+    print(f"metrics and figure in {out}")
+    return 0
+
+
+def _experiment(commands, name: str, func, help_text: str) -> None:
+    p = commands.add_parser(name, help=help_text)
+    p.add_argument("--quick", action="store_true", help="a short version (seconds)")
+    p.add_argument("--out-dir", default=f"kernelalg-output/spiking-{name}", help="metrics and figure folder")
+    p.add_argument("--no-figures", dest="figures", action="store_false", help="skip the PNG figure")
+    p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+    p.set_defaults(func=func)
+
+
 def register(sub) -> None:
     p = sub.add_parser("spiking", help="spiking networks: exact event-based simulation and exact gradients")
     commands = p.add_subparsers(dest="spiking_command", metavar="SUBCOMMAND", required=True,
@@ -34,3 +92,5 @@ def register(sub) -> None:
     s.add_argument("--T", type=float, required=True, help="trial length")
     s.add_argument("--json", action="store_true", help='print {"t", "pseudo", "dt_dw", "dt_dtin"}')
     s.set_defaults(func=_spike_time)
+    _experiment(commands, "concept", _concept, "spike time against input weight and inhibition time, QIF vs LIF")
+    _experiment(commands, "single", _single, "one QIF neuron learns two target spike times from pseudospikes")

@@ -34,6 +34,11 @@ def _check(**values: float) -> None:
             raise InputError(f"{name} must be a positive finite number, got {value!r}")
 
 
+def _branch(pos, zero, p, z, n):
+    """The I > 0, I == 0 or I < 0 value."""
+    return np.where(pos, p, np.where(zero, z, n))
+
+
 def _safe(mask: np.ndarray, value: np.ndarray, fallback: float) -> np.ndarray:
     return np.where(mask, value, fallback)
 
@@ -76,8 +81,8 @@ class QIF:
             Vz = _safe(fires & zero, V, 2.0)
             tz, tz_V, _ = _qif.tspike_zero_grad(Vz, 0.0, tau)
             tz_I = _qif.dtspike_dI_zero(Vz, tau)
-        pick = lambda p, z, n: np.where(fires, np.select([pos, zero], [p, z], n), 0.0)  # noqa: E731
-        dt = np.where(fires, np.select([pos, zero], [tp, tz], tn), np.inf)
+        pick = lambda p, z, n: np.where(fires, _branch(pos, zero, p, z, n), 0.0)  # noqa: E731
+        dt = np.where(fires, _branch(pos, zero, tp, tz, tn), np.inf)
         return dt, np.stack([pick(tp_V, tz_V, tn_V), pick(tp_I, tz_I, tn_I)], axis=-2)
 
     def flow(self, x, dt):
@@ -90,7 +95,7 @@ class QIF:
             fn = _qif.flow_neg_grad(V, _safe(neg, I, -1.0), dt, tau)
             fz = list(_qif.flow_zero_grad(V, 0.0, dt, tau))
             fz[2] = _qif.dflow_dI_zero(V, dt, tau)
-        Vn, V_V, V_I, V_dt = (np.select([pos, zero], [p, z], n) for p, z, n in zip(fp, fz, fn))
+        Vn, V_V, V_I, V_dt = (_branch(pos, zero, p, z, n) for p, z, n in zip(fp, fz, fn))
         clipped = Vn >= 1 / self.eps
         Vn = np.where(clipped, 1 / self.eps, Vn)
         V_V, V_I, V_dt = (np.where(clipped, 0.0, d) for d in (V_V, V_I, V_dt))

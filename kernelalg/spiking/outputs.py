@@ -81,6 +81,8 @@ def rate_inputs(model, trace: Trace, W_net, passes: int = 1):
     B, N = x.shape[0], x.shape[-1]
     lay = trace.layout
     inputs, d_inputs = np.zeros((B, N)), np.zeros((B, N, P))
+    if not model.pseudo:
+        return inputs, d_inputs
     for _ in range(max(passes, 1) if model.D == 1 else 1):
         if model.D == 2:
             phase, p_V, _, period, _ = model.pseudo_phase(x[:, 0], np.zeros_like(x[:, 0]))
@@ -98,3 +100,64 @@ def rate_inputs(model, trace: Trace, W_net, passes: int = 1):
             d_inputs = d_new
         inputs = new
     return inputs, d_inputs
+
+
+def output_vjp(model, trace: Trace, neuron: int, n: int, dL_dtimes, inputs=0.0):
+    """Reverse mode of :func:`output_times`: pull dL/d(times) (B, n) back to the event times
+    (B, K), the state at T (B, D, N) and the pseudo inputs (B, N)."""
+    B, K = trace.t.shape
+    lam = np.asarray(dL_dtimes, float)
+    dL_dt, dL_dx, dL_din = np.zeros((B, K)), np.zeros(trace.x_end.shape), np.zeros(trace.x_end[:, 0].shape)
+    mask = trace.spikes(neuron)
+    counts = mask.sum(axis=1)
+    slots = np.argsort(~mask, axis=1, kind="stable")[:, :n]
+    m = np.arange(n)[None, :]
+    ordinary = m < np.minimum(counts, slots.shape[1])[:, None]
+    b, slot = np.nonzero(ordinary)
+    np.add.at(dL_dt, (b, slots[b, slot]), lam[b, slot])
+    if not model.pseudo:
+        return dL_dt, dL_dx, dL_din
+    inputs = np.broadcast_to(np.asarray(inputs, float), dL_din.shape)
+    x = trace.x_end[:, :, neuron]
+    u = inputs[:, neuron]
+    for b, slot in zip(*np.nonzero(~ordinary)):
+        k = slot + 1 - counts[b]
+        if model.D == 2:
+            _, p_V, p_I, _, q_I = model.pseudo_phase(x[b, 0], x[b, 1] + u[b])
+            dL_dx[b, 0, neuron] -= lam[b, slot] * p_V
+            d_current = lam[b, slot] * (k * q_I - p_I)
+            dL_dx[b, 1, neuron] += d_current
+            dL_din[b, neuron] += d_current
+        else:
+            _, H_phi, H_w = (a.ravel()[0] for a in model.receive(x[b][None, :, None], np.array([[u[b]]])))
+            dL_dx[b, 0, neuron] -= lam[b, slot] * H_phi
+            dL_din[b, neuron] -= lam[b, slot] * H_w
+    return dL_dt, dL_dx, dL_din
+
+
+def rate_inputs_vjp(model, trace: Trace, W_net, dL_dinputs, passes: int = 1):
+    """Reverse mode of :func:`rate_inputs`: dL/dW_net (N, N, summed over trials) and
+    dL/d(state at T) (B, D, N) from dL/d(inputs) (B, N)."""
+    W = np.asarray(W_net, float)
+    x = trace.x_end
+    B, N = x.shape[0], x.shape[-1]
+    dW, dx = np.zeros_like(W), np.zeros(x.shape)
+    lam = np.asarray(dL_dinputs, float)
+    if not model.pseudo:
+        return dW, dx
+    if model.D == 2:
+        phase, p_V, _, period, _ = model.pseudo_phase(x[:, 0], np.zeros_like(x[:, 0]))
+        dW += lam.T @ (phase / period)
+        dx[:, 0] += (lam @ W) * p_V / period
+        return dW, dx
+    inputs, stages = np.zeros((B, N)), []
+    for _ in range(max(passes, 1)):
+        H, H_phi, H_w = (a[:, 0] for a in model.receive(x, inputs))
+        stages.append((H / model.period, H_phi[:, 0] / model.period, H_w / model.period))
+        inputs = stages[-1][0] @ W.T
+    for r, r_phi, r_in in reversed(stages):
+        dW += lam.T @ r
+        lam_r = lam @ W
+        dx[:, 0] += lam_r * r_phi
+        lam = lam_r * r_in
+    return dW, dx

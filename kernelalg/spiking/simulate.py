@@ -70,6 +70,9 @@ class Trace:
     layout: Layout
     dt: np.ndarray | None = field(default=None, repr=False)
     dx_end: np.ndarray | None = field(default=None, repr=False)
+    x0: np.ndarray | None = field(default=None, repr=False)  # (B, D, N), for the reverse pass
+    input_slot: np.ndarray | None = field(default=None, repr=False)  # (B, K) input's position in t_in
+    imminent: np.ndarray | None = field(default=None, repr=False)  # (B, K, N) masked to +1/eps
 
     def spikes(self, neuron: int) -> np.ndarray:
         """(B, K) mask of the ordinary (in-trial) spikes of ``neuron``."""
@@ -116,7 +119,8 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
     order = np.argsort(times, axis=1, kind="stable")
     t_in = np.concatenate([np.take_along_axis(times, order, 1), np.full((B, 1), np.inf)], axis=1)
     src = np.concatenate([np.take_along_axis(sources, order, 1), np.zeros((B, 1), int)], axis=1)
-    tin_index = np.concatenate([layout.offset("t_in") + order, np.zeros((B, 1), int)], axis=1)
+    order_pad = np.concatenate([order, np.zeros((B, 1), int)], axis=1)
+    tin_index = layout.offset("t_in") + order_pad
 
     x = np.broadcast_to(x0, (B, model.D, N)).copy()
     dx = np.zeros((B, model.D, N, P))
@@ -131,6 +135,8 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
     rec_t, rec_i = np.full((B, K), np.inf), np.full((B, K), -1)
     rec_in, rec_x = np.zeros((B, K), bool), np.zeros((B, K, model.D, N))
     rec_dt = np.zeros((B, K, P))
+    rec_slot, rec_imm = np.full((B, K), -1), np.zeros((B, K, N), bool)
+    x_start = x.copy()
     x_end, dx_end = x.copy(), dx.copy()
     eps = getattr(model, "eps", 0.0)
     for k in range(K):
@@ -183,6 +189,9 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
         tnext[live], dtnext[live] = tn[live], dtn[live]
         rec_t[live, k], rec_in[live, k], rec_x[live, k], rec_dt[live, k] = t_ev[live], is_input[live], xn[live], d_ev[live]
         rec_i[live, k] = np.where(in_trial, np.where(is_input, src[rows, count], j), -1)[live]
+        rec_slot[live, k] = np.where(in_trial & is_input, order_pad[rows, count], -1)[live]
+        if imminent is not None:
+            rec_imm[live, k] = imminent[live]
         ending = live & ~in_trial
         x_end[ending], dx_end[ending] = xn[ending], dxn[ending]
         count += is_input & in_trial
@@ -191,7 +200,7 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
         raise SimulationError(f"event budget max_events={K} exhausted before T in {int((~done).sum())} of {B} "
                               "trials; increase max_events")
     return Trace(rec_t, rec_i, rec_in, rec_x, x_end, float(T), layout,
-                 rec_dt if gradients else None, dx_end if gradients else None)
+                 rec_dt if gradients else None, dx_end if gradients else None, x_start, rec_slot, rec_imm)
 
 
 def _apply(J: np.ndarray, dx: np.ndarray) -> np.ndarray:
