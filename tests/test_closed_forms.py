@@ -98,3 +98,15 @@ def test_smooth_table_is_the_witness_live(case):
     for row in ROWS[case.name]:
         value = expectation(*case.refs, row["a"], row["b"], row["c"])
         assert abs(value - mp.mpf(row["value"])) <= 1e-15 * abs(value) + mp.mpf(10) ** -300
+
+
+@pytest.mark.parametrize("m", ["0.25", "0.5", "1.5", "2.5"])
+def test_erf_m_nngp_is_the_arcsine_kernel(m):
+    """Textbook check (Williams 1997) for non-integer slopes: the engine reaches the closed
+    form (2/pi) asin(2 m^2 c / sqrt((1 + 2 m^2 a)(1 + 2 m^2 b)))."""
+    result = kernelalg.derive(f"erf(m={m})").nngp
+    assert result.closed_form, result.status
+    k = 2 * float(m) ** 2
+    a, b, c = np.array([1.0, 1e-3, 50.0]), np.array([2.0, 1e-3, 0.5]), np.array([0.7, -0.9e-3, 4.0])
+    want = 2 / np.pi * np.arcsin(k * c / np.sqrt((1 + k * a) * (1 + k * b)))
+    assert np.allclose(kernelalg.layer_maps(f"erf(m={m})").nngp(a, b, c), want, rtol=1e-12, atol=0)

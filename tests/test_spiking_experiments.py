@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kernelalg.cli import main
-from kernelalg.experiments import spiking_concept, spiking_single
+from kernelalg.experiments import spiking_concept, spiking_rnn, spiking_single
 
 
 def test_concept_qif_enters_at_trial_end_lif_jumps():
@@ -41,3 +41,19 @@ def test_cli_single_quick_json(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"loss", "t_out", "trials"} and out["trials"] == 300
     assert (tmp_path / "single.json").exists()
+
+
+def test_recurrent_network_task_and_first_trials():
+    """The task follows the reference's construction; the loss decreases in the first trials."""
+    task = spiking_rnn.make_task()
+    assert task.times.shape[1] > 100 and (task.times > 0).all() and (task.times < spiking_rnn.T).all()
+    for target in task.targets:
+        assert target[-1] == 1.1 * spiking_rnn.T and (np.diff(target[:-1]) >= 1.0).all()
+    run = spiking_rnn.run(trials=20, show_progress=False)
+    assert run.loss[-1] < run.loss[0]
+
+
+@pytest.mark.slow
+def test_recurrent_network_reaches_all_targets():
+    run = spiking_rnn.run(trials=10_000, show_progress=False)
+    assert run.targets_reached and run.loss[-1] < 1e-3

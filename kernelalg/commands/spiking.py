@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from kernelalg.experiments import spiking_concept, spiking_single
+from kernelalg.experiments import spiking_concept, spiking_rnn, spiking_single
 from kernelalg.experiments.figures import pyplot
 from kernelalg.spiking.models import MODELS
 from kernelalg.spiking.single import first_spike
@@ -71,6 +71,24 @@ def _single(args) -> int:
     return 0
 
 
+def _rnn(args) -> int:
+    out = _out_dir(args)
+    start = time.perf_counter()
+    result = spiking_rnn.run(trials=300 if args.quick else 10_000, show_progress=not args.json)
+    seconds = time.perf_counter() - start
+    metrics = {"loss": result.loss[-1], "targets_reached": result.targets_reached, "trials": result.trials}
+    (out / "rnn.json").write_text(json.dumps({**result.as_dict(), "seconds": seconds}, indent=1))
+    if args.figures:
+        spiking_rnn.figure(result, out / "rnn.png")
+    if args.json:
+        print(json.dumps(metrics))
+        return 0
+    print(f"recurrent QIF network, {result.trials} trials ({seconds:.0f} s): loss {result.loss[0]:.4g} -> "
+          f"{result.loss[-1]:.3g}; all targets reached: {result.targets_reached}")
+    print(f"metrics and figure in {out}")
+    return 0
+
+
 def _experiment(commands, name: str, func, help_text: str) -> None:
     p = commands.add_parser(name, help=help_text)
     p.add_argument("--quick", action="store_true", help="a short version (seconds)")
@@ -94,3 +112,4 @@ def register(sub) -> None:
     s.set_defaults(func=_spike_time)
     _experiment(commands, "concept", _concept, "spike time against input weight and inhibition time, QIF vs LIF")
     _experiment(commands, "single", _single, "one QIF neuron learns two target spike times from pseudospikes")
+    _experiment(commands, "rnn", _rnn, "recurrent QIF network: two neurons learn target spike trains")
