@@ -135,6 +135,15 @@ def test_theta_phase_and_transfer(V, w):
     assert close(th.period, mp.pi * 1.0)
 
 
+@pytest.mark.parametrize("V0, t", [(0.0, 0.5), (-3.0, 1.0), (2.0, 0.3), (0.5, 1.5)])
+def test_theta_flow_matches_ode_integration(V0, t):
+    """The derived phase advances at rate one: V(t) = Phi^-1(Phi(V0) + t) solves the ODE."""
+    from kernelalg.spiking.generated import theta as generated
+    th = Theta()
+    V = generated.inverse(th.initial(np.array([V0]))[0, 0] + t, th.drive, th.tau)
+    assert close(float(V), W.theta_voltage(V0, t))
+
+
 # --- exact gradients ------------------------------------------------------------------------
 
 def _outputs(model, params, layout, shape, T, n=3, gradients=True):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernelalg.errors import InputError
-from kernelalg.spiking.simulate import Trace
+from kernelalg.spiking.simulate import Trace, _off_pole
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None) -> Gradien
         if fired.any():
             lam_x[rows[fired], 0, j[fired]] = 0.0
         # receive
-        y, J, F_dt = model.flow(x_prev, delta)
+        y, J, F_dt = model.flow(_off_pole(x_prev, imminent), delta)
         if imminent.any():
             y[:, 0][imminent] = 1 / model.eps
         w = np.where(is_input[:, None], W_in[:, np.where(is_input, j, 0)].T, W_net[:, np.where(fired, j, 0)].T)

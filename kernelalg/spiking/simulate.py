@@ -156,7 +156,7 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
         delta, d_delta = t_ev - t, d_ev - dt_now
 
         imminent = (np.abs(tnext - t_ev[:, None]) < eps) & ~done[:, None] if eps and model.D == 2 else None
-        xn, J, F_dt = model.flow(x, delta)
+        xn, J, F_dt = model.flow(_off_pole(x, imminent), delta)
         dxn = _apply(J, dx) + F_dt[..., None] * d_delta[:, None, None, :]
         if imminent is not None and imminent.any():
             xn[:, 0, :][imminent] = 1 / eps
@@ -201,6 +201,16 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
                               "trials; increase max_events")
     return Trace(rec_t, rec_i, rec_in, rec_x, x_end, float(T), layout,
                  rec_dt if gradients else None, dx_end if gradients else None, x_start, rec_slot, rec_imm)
+
+
+def _off_pole(x: np.ndarray, imminent: np.ndarray | None) -> np.ndarray:
+    """x with V = 0 for neurons whose spike is imminent (as in the reference): their V is set
+    to +1/eps after the flow anyway, and the closed form is never evaluated at its pole."""
+    if imminent is None or not imminent.any():
+        return x
+    x = x.copy()
+    x[:, 0][imminent] = 0.0
+    return x
 
 
 def _apply(J: np.ndarray, dx: np.ndarray) -> np.ndarray:

@@ -88,3 +88,11 @@ def theta_phase(V, drive=1.25, tau=1.0):
     """Phi(V) = tau int_-oo^V dx / (x^2 - x + drive)."""
     with mp.workdps(DPS):
         return mp.mpf(tau) * mp.quad(lambda x: 1 / (x * x - x + mp.mpf(drive)), [-mp.inf, mp.mpf("0.5"), mp.mpf(V)])
+
+
+def theta_voltage(V0, t, drive=1.25, tau=1.0):
+    """V(t) of tau V' = V(V - 1) + drive by ODE integration (before the blow-up)."""
+    with mp.workdps(DPS):
+        tau, drive = mp.mpf(tau), mp.mpf(drive)
+        f = mp.odefun(lambda s, y: [(y[0] * (y[0] - 1) + drive) / tau], 0, [mp.mpf(V0)])
+        return f(mp.mpf(t))[0]
