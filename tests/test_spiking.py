@@ -244,7 +244,7 @@ def test_spike_continues_as_pseudospike_across_trial_end(t_in):
     assert abs(a.dt_dtin - b.dt_dtin) <= 2 * abs(c.dt_dtin - b.dt_dtin) + 1e-3 * max(1, abs(b.dt_dtin))
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=4, deadline=None)
 @given(st.integers(0, 10_000), st.sampled_from(["qif", "theta"]))
 def test_spikes_enter_and_leave_only_at_the_trial_end(seed, name):
     """Property: scanning an input weight, output times (ordinary spikes, then pseudospikes
