@@ -86,19 +86,15 @@ def _integrate(expr: sp.Expr, var: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Ex
     SymPy's result depends on the form of the integrand (e.g. 1/sqrt(K/4 - t^2/4) stays
     unevaluated where 2/sqrt(K - t^2) gives an arcsine): when the integral comes back
     unevaluated (not on a timeout), the factored form is tried once."""
-    form = expr
-    for attempt in range(2):
-        try:
-            with _time_limit(INTEGRATE_SECONDS):
-                value = sp.integrate(form, (var, lo, hi), conds="none")
-        except (_Timeout, NotImplementedError, ValueError, TypeError):
-            return None
-        if not value.has(sp.Integral):
-            return value
-        form = sp.factor(expr)
-        if form == expr:
-            return None
-    return None
+    try:
+        with _time_limit(INTEGRATE_SECONDS):
+            value = sp.integrate(expr, (var, lo, hi), conds="none")
+            if value.has(sp.Integral):  # the factored form, within the same time limit
+                factored = sp.factor(expr)
+                value = sp.integrate(factored, (var, lo, hi), conds="none") if factored != expr else value
+    except (_Timeout, NotImplementedError, ValueError, TypeError):
+        return None
+    return None if value.has(sp.Integral) else value
 
 
 def conditional_mean(dist: Distribution, mu: sp.Expr, var: sp.Expr) -> sp.Expr | None:
