@@ -4,8 +4,9 @@
    input (a pixel of intensity p > 0.5 spikes at T (1 - p) / 2), a batch of trials; loss:
    cross-entropy of softmax(-t) over the output neurons' first spike or pseudospike.
 2. The 10-neuron recurrent QIF network of SPIKING.md 4.3 (excitatory and inhibitory Poisson
-   inputs of weight +-5, T = 10): one trial at a time as in training, and a batch.
-3. The single QIF neuron with 22 inputs of SPIKING.md 4.2 (T = 10), one trial at a time.
+   inputs of weight +-5, T = 10): its training step (one trial, the experiment's loss) and a
+   batch of trials with inputs drawn under different seeds.
+3. The single QIF neuron with 22 inputs of SPIKING.md 4.2 (T = 10): its training step.
 
 Prints seconds for simulation and gradient, events per trial, and the projected time of the
 reference runs (3000 single-neuron trials, 10^4 recurrent trials) next to the JAX reference's
@@ -22,6 +23,7 @@ import time
 
 import numpy as np
 
+from kernelalg.experiments import spiking_rnn, spiking_single
 from kernelalg.spiking.backward import backward
 from kernelalg.spiking.models import QIF, Theta
 from kernelalg.spiking.outputs import output_times, output_vjp, rate_inputs, rate_inputs_vjp
@@ -73,54 +75,43 @@ def deep_theta(batch: int, seed: int = 0) -> dict:
             "network_spikes_per_trial": float(network_spikes.mean())}
 
 
-def recurrent_qif(batch: int, seed: int = 7) -> dict:
-    rng = np.random.default_rng(seed)
-    model, N, T = QIF(), 10, 10.0
-    W_in = np.zeros((N, 2 * N))
-    W_in[np.arange(N), np.arange(N)] = 5.0
-    W_in[np.arange(N), N + np.arange(N)] = -5.0
-    W_net = rng.normal(0, 1.0, (N, N))
+def recurrent_qif(batch: int) -> dict:
+    """The training step of the recurrent experiment (one trial), and a batch of trials with
+    the experiment's input construction under different seeds."""
+    model, task = QIF(), spiking_rnn.make_task(7)
+    rng = np.random.default_rng(0)
+    W_net = rng.normal(0, 1.0, (spiking_rnn.N, spiking_rnn.N))
     np.fill_diagonal(W_net, 0.0)
+    x0 = np.zeros((2, spiking_rnn.N))
+    t_one, _ = _timed(lambda: [spiking_rnn.loss_and_grad(task, W_net, x0) for _ in range(20)])
 
-    def trains(b):
-        isi = np.concatenate([rng.exponential(1.0, (b, N, 100)), rng.exponential(1.0, (b, N, 100))], axis=1)
-        t = np.cumsum(isi, axis=2) - 10.0  # shifted by T_init = 10
-        t = np.where((t > 0) & (t < T), t, np.inf).reshape(b, -1)
-        return t, np.broadcast_to(np.repeat(np.arange(2 * N), 100), t.shape)
+    tasks = [spiking_rnn.make_task(seed) for seed in range(batch)]
+    S = max(t.times.shape[1] for t in tasks)
+    times = np.stack([np.pad(t.times[0], (0, S - t.times.shape[1]), constant_values=np.inf) for t in tasks])
+    sources = np.stack([np.pad(t.sources[0], (0, S - t.sources.shape[1])) for t in tasks])
 
-    x0 = np.zeros((2, N))
-
-    def one(b):
-        times, sources = trains(b)
-        trace = simulate(model, W_in, W_net, x0, times, sources, T, max_events=600, gradients=False)
+    def one_batch():
+        trace = simulate(model, task.W_in, W_net, x0, times, sources, spiking_rnn.T,
+                         max_events=spiking_rnn.MAX_EVENTS, gradients=False)
         out, _, _ = output_times(model, trace, 0, 6)
         dL_dt, dL_dx, _ = output_vjp(model, trace, 0, 6, 2 * (out - np.arange(1, 7)))
-        backward(model, trace, W_in, W_net, dL_dt, dL_dx)
+        backward(model, trace, task.W_in, W_net, dL_dt, dL_dx)
         return trace
 
-    t_one, trace = _timed(lambda: [one(1) for _ in range(20)][-1])
-    t_batch, trace_b = _timed(lambda: one(batch))
+    t_batch, trace = _timed(one_batch)
     per_trial = t_one / 20
     return {"case": "recurrent QIF, N = 10", "batch": batch, "seconds_per_trial": per_trial,
             "projected_1e4_trials_s": per_trial * 1e4, "batch_s": t_batch,
-            "events_per_trial": float(np.isfinite(trace_b.t).sum(axis=1).mean()),
+            "events_per_trial": float(np.isfinite(trace.t).sum(axis=1).mean()),
             "reference_1e4_trials_s": "50-190 (JAX, SPIKING.md)"}
 
 
-def single_neuron(seed: int = 3) -> dict:
-    rng = np.random.default_rng(seed)
-    model, T = QIF(), 10.0
-    times = np.concatenate([rng.uniform(0, T, 20), [1.0, 9.0]])[None]
-    W_in = np.concatenate([rng.normal(0, 1, 20), [0.0, 0.0]])[None]
-
-    def step():
-        trace = simulate(model, W_in, [[0.0]], np.zeros((2, 1)), times, np.arange(22)[None], T, max_events=40)
-        out, grads, _ = output_times(model, trace, 0, 2)
-        return out, grads
-
-    t, _ = _timed(lambda: [step() for _ in range(100)])
-    return {"case": "single QIF neuron, 22 inputs (forward-mode gradients)", "seconds_per_trial": t / 100,
-            "projected_3000_trials_s": t / 100 * 3000, "reference_3000_trials_s": "about 20 (JAX, SPIKING.md)"}
+def single_neuron() -> dict:
+    """The training step of the single-neuron experiment (forward-mode gradients)."""
+    w, t = np.zeros(2), np.array([1.0, 9.0])
+    seconds, _ = _timed(lambda: [spiking_single.loss_and_grad(w, t) for _ in range(100)])
+    return {"case": "single QIF neuron, 22 inputs (forward-mode gradients)", "seconds_per_trial": seconds / 100,
+            "projected_3000_trials_s": seconds / 100 * 3000, "reference_3000_trials_s": "about 20 (JAX, SPIKING.md)"}
 
 
 def main() -> None:

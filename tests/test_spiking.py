@@ -21,7 +21,7 @@ from kernelalg.errors import InputError, SimulationError
 from kernelalg.spiking.models import LIF, QIF, Theta
 from kernelalg.spiking.backward import backward
 from kernelalg.spiking.outputs import output_times, output_vjp, rate_inputs, rate_inputs_vjp
-from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.simulate import Layout, simulate
 from kernelalg.spiking.single import first_spike
 from kernelalg.symbolic import neurons
 from tests.witness import spiking as W
@@ -147,7 +147,7 @@ def test_theta_flow_matches_ode_integration(V0, t):
 # --- exact gradients ------------------------------------------------------------------------
 
 def _outputs(model, params, layout, shape, T, n=3, gradients=True):
-    W_in, W_net, t_in, x0 = _unflatten(params, layout, shape)
+    W_in, W_net, t_in, x0 = _unflatten(params, layout)
     trace = simulate(model, W_in, W_net, x0, t_in[None], shape["sources"][None], T, max_events=200,
                      gradients=gradients)
     outs = [output_times(model, trace, i, n) for i in range(layout.N)]
@@ -156,7 +156,7 @@ def _outputs(model, params, layout, shape, T, n=3, gradients=True):
     return times, grads, np.concatenate([o[2][0] for o in outs])
 
 
-def _unflatten(p, layout, shape):
+def _unflatten(p, layout):
     parts = layout.split(p)
     return parts["W_in"], parts["W_net"], parts["t_in"], parts["x0"]
 
@@ -173,7 +173,6 @@ def _random_network(model, seed, N=4, Nin=3, S=6, T=4.0):
         x0 = np.stack([rng.uniform(-0.5, 0.5, N), np.where(rng.random(N) < 0.5, 0.0, rng.normal(0, 1, N))])
     else:
         x0 = rng.uniform(0.2, 0.8, (1, N)) * model.period
-    from kernelalg.spiking.simulate import Layout
     layout = Layout(N, Nin, S, model.D)
     p = np.concatenate([W_in.ravel(), W_net.ravel(), t_in, x0.ravel()])
     return p, layout, {"sources": sources}, T

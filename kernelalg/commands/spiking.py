@@ -34,22 +34,24 @@ def _out_dir(args) -> Path:
     return path
 
 
+def _finish(args, out: Path, name: str, module, result, metrics: dict, record: dict, summary: str) -> int:
+    """Write ``record`` to NAME.json and the figure, then print the metrics (--json) or the summary."""
+    (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+    if args.figures:
+        module.figure(result, out / f"{name}.png")
+    print(json.dumps(metrics) if args.json else f"{summary}\nmetrics and figure in {out}")
+    return 0
+
+
 def _concept(args) -> int:
     out = _out_dir(args)
     result = spiking_concept.run(points=101 if args.quick else 1001, show_progress=not args.json)
     metrics = result["metrics"]
-    (out / "concept.json").write_text(json.dumps(metrics, indent=1))
-    if args.figures:
-        spiking_concept.figure(result, out / "concept.png")
-    if args.json:
-        print(json.dumps(metrics))
-        return 0
-    for name, m in metrics.items():
-        print(f"{name.upper()}: first in-trial spike at w = {m['first_in_trial_weight']:.4f} "
-              f"(w_min = {m['w_min']:.4f}), at t = {m['first_in_trial_time']:.4f} of T = {m['T']:g}; "
-              f"largest jump of the in-trial spike time between scan points: {m['largest_time_step_in_trial']:.3f}")
-    print(f"metrics and figure in {out}")
-    return 0
+    summary = "\n".join(
+        f"{name.upper()}: first in-trial spike at w = {m['first_in_trial_weight']:.4f} (w_min = {m['w_min']:.4f}), "
+        f"at t = {m['first_in_trial_time']:.4f} of T = {m['T']:g}; largest jump of the in-trial spike time "
+        f"between scan points: {m['largest_time_step_in_trial']:.3f}" for name, m in metrics.items())
+    return _finish(args, out, "concept", spiking_concept, result, metrics, metrics, summary)
 
 
 def _single(args) -> int:
@@ -58,17 +60,11 @@ def _single(args) -> int:
     result = spiking_single.run(trials=300 if args.quick else 3000, show_progress=not args.json)
     seconds = time.perf_counter() - start
     metrics = {"loss": result.loss[-1], "t_out": result.t_out[-1], "trials": result.trials}
-    (out / "single.json").write_text(json.dumps({**result.as_dict(), "seconds": seconds}, indent=1))
-    if args.figures:
-        spiking_single.figure(result, out / "single.png")
-    if args.json:
-        print(json.dumps(metrics))
-        return 0
-    print(f"single QIF neuron, {result.trials} trials ({seconds:.1f} s): loss {result.loss[0]:.4g} -> "
-          f"{result.loss[-1]:.3g}; outputs {result.t_out[0]} -> {result.t_out[-1]} (targets "
-          f"{list(spiking_single.TARGETS)})")
-    print(f"metrics and figure in {out}")
-    return 0
+    summary = (f"single QIF neuron, {result.trials} trials ({seconds:.1f} s): loss {result.loss[0]:.4g} -> "
+               f"{result.loss[-1]:.3g}; outputs {result.t_out[0]} -> {result.t_out[-1]} (targets "
+               f"{list(spiking_single.TARGETS)})")
+    return _finish(args, out, "single", spiking_single, result, metrics, {**result.as_dict(), "seconds": seconds},
+                   summary)
 
 
 def _rnn(args) -> int:
@@ -77,16 +73,9 @@ def _rnn(args) -> int:
     result = spiking_rnn.run(trials=300 if args.quick else 10_000, show_progress=not args.json)
     seconds = time.perf_counter() - start
     metrics = {"loss": result.loss[-1], "targets_reached": result.targets_reached, "trials": result.trials}
-    (out / "rnn.json").write_text(json.dumps({**result.as_dict(), "seconds": seconds}, indent=1))
-    if args.figures:
-        spiking_rnn.figure(result, out / "rnn.png")
-    if args.json:
-        print(json.dumps(metrics))
-        return 0
-    print(f"recurrent QIF network, {result.trials} trials ({seconds:.0f} s): loss {result.loss[0]:.4g} -> "
-          f"{result.loss[-1]:.3g}; all targets reached: {result.targets_reached}")
-    print(f"metrics and figure in {out}")
-    return 0
+    summary = (f"recurrent QIF network, {result.trials} trials ({seconds:.0f} s): loss {result.loss[0]:.4g} -> "
+               f"{result.loss[-1]:.3g}; all targets reached: {result.targets_reached}")
+    return _finish(args, out, "rnn", spiking_rnn, result, metrics, {**result.as_dict(), "seconds": seconds}, summary)
 
 
 def _experiment(commands, name: str, func, help_text: str) -> None:

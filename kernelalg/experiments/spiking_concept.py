@@ -15,8 +15,7 @@ import numpy as np
 
 from kernelalg.progress import progress
 from kernelalg.spiking.models import LIF, QIF
-from kernelalg.spiking.outputs import output_times
-from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.single import first_output
 
 SETUPS = {"qif": (QIF(), 4.0, 1.5), "lif": (LIF(), 3.0, 1.4)}
 
@@ -29,13 +28,6 @@ class Scan:
     pseudo: np.ndarray
 
 
-def _first(model, T, weights, times):
-    trace = simulate(model, [weights], [[0.0]], np.zeros((2, 1)), [times], [list(range(len(times)))], T,
-                     max_events=16)
-    out, grads, pseudo = output_times(model, trace, 0, 1)
-    return out[0, 0], trace.layout.split(grads[0, 0]), bool(pseudo[0, 0])
-
-
 def scan(name: str, kind: str, points: int = 401, show_progress: bool = False) -> Scan:
     model, T, exc = SETUPS[name]
     wmin = model.min_weight_to_spike
@@ -43,10 +35,10 @@ def scan(name: str, kind: str, points: int = 401, show_progress: bool = False) -
     t, dt, pseudo = np.empty(points), np.empty(points), np.zeros(points, bool)
     for i, v in enumerate(progress(values, desc=f"{name} vary {kind}", enabled=show_progress)):
         if kind == "w":
-            t[i], parts, pseudo[i] = _first(model, T, [v], [0.5])
+            t[i], parts, pseudo[i] = first_output(model, [v], [0.5], T)
             dt[i] = parts["W_in"][0, 0]
         else:
-            t[i], parts, pseudo[i] = _first(model, T, [-wmin, exc * wmin], [v, 0.5])
+            t[i], parts, pseudo[i] = first_output(model, [-wmin, exc * wmin], [v, 0.5], T)
             dt[i] = parts["t_in"][0]
     return Scan(values, t, np.where(np.isfinite(t), dt, np.nan), pseudo)
 
@@ -63,7 +55,7 @@ def run(points: int = 401, show_progress: bool = True) -> dict:
             "first_in_trial_weight": float(s.values[first]),
             "first_in_trial_time": float(s.t[first]),
             "largest_time_step_in_trial": float(np.max(np.abs(np.diff(np.where(inside, s.t, T))))),
-            "t_exc_only": float(_first(model, T, [exc * model.min_weight_to_spike], [0.5])[0]),
+            "t_exc_only": first_output(model, [exc * model.min_weight_to_spike], [0.5], T)[0],
         }
     return {"scans": scans, "metrics": metrics}
 

@@ -99,11 +99,7 @@ class QIF:
         clipped = Vn >= 1 / self.eps
         Vn = np.where(clipped, 1 / self.eps, Vn)
         V_V, V_I, V_dt = (np.where(clipped, 0.0, d) for d in (V_V, V_I, V_dt))
-        decay = np.exp(-2 * dt / tau)
-        xn = np.stack([Vn, I * decay], axis=-2)
-        zeros = np.zeros_like(V)
-        jac = np.stack([np.stack([V_V, V_I], axis=-2), np.stack([zeros, decay], axis=-2)], axis=-3)
-        return xn, jac, np.stack([V_dt, -2 / tau * I * decay], axis=-2)
+        return _with_current(Vn, V_V, V_I, V_dt, I, dt, tau)
 
     def receive(self, x, w):
         return _add_current(x, w)
@@ -116,6 +112,14 @@ class QIF:
         phase, p_V, p_I = _pseudo.pseudo_phase_grad(V, I, self.alpha, self.tau)
         period, q_I = _pseudo.pseudo_period_grad(I, self.alpha, self.tau)
         return phase, p_V, p_I, period, q_I
+
+
+def _with_current(Vn, V_V, V_I, V_dt, I, dt, tau):
+    """Flow result of an IF model: the new voltage with its partials, and the synaptic current
+    I exp(-2 dt/tau); returns (x', dx'/dx (..., 2, 2, N), dx'/ddt (..., 2, N))."""
+    decay = np.exp(-2 * dt / tau)
+    jac = np.stack([np.stack([V_V, V_I], axis=-2), np.stack([np.zeros_like(decay), decay], axis=-2)], axis=-3)
+    return np.stack([Vn, I * decay], axis=-2), jac, np.stack([V_dt, -2 / tau * I * decay], axis=-2)
 
 
 def _add_current(x, w):
@@ -165,11 +169,7 @@ class LIF:
         V, I = x[..., 0, :], x[..., 1, :]
         dt = np.asarray(dt, float)[..., None] * np.ones_like(V)
         Vn, V_V, V_I, V_dt = _lif.flow_grad(V, I, dt, self.tau)
-        decay = np.exp(-2 * dt / self.tau)
-        V_V, V_I = V_V * np.ones_like(V), V_I * np.ones_like(V)
-        zeros = np.zeros_like(V)
-        jac = np.stack([np.stack([V_V, V_I], axis=-2), np.stack([zeros, decay], axis=-2)], axis=-3)
-        return np.stack([Vn, I * decay], axis=-2), jac, np.stack([V_dt, -2 / self.tau * I * decay], axis=-2)
+        return _with_current(Vn, V_V * np.ones_like(V), V_I * np.ones_like(V), V_dt, I, dt, self.tau)
 
     def receive(self, x, w):
         return _add_current(x, w)

@@ -38,11 +38,17 @@ def first_spike(model: str | object, w: float, t_in: float, T: float, V0: float 
             raise InputError(f"{name} must be finite, got {value!r}")
     if not 0 <= t_in <= T:
         raise InputError(f"the input time must lie in the trial [0, T], got t_in = {t_in}, T = {T}")
-    x0 = model.initial(np.array([V0]))
-    trace = simulate(model, [[w]], [[0.0]], x0, [t_in], [0], T=T, max_events=64)
-    times, grads, pseudo = output_times(model, trace, 0, 1)
-    parts = trace.layout.split(grads[0, 0])
-    t = float(times[0, 0])
+    t, parts, pseudo = first_output(model, [w], [t_in], T, V0)
     if not np.isfinite(t):
         return SpikeTime(None, False, 0.0, 0.0)
-    return SpikeTime(t, bool(pseudo[0, 0]), float(parts["W_in"][0, 0]), float(parts["t_in"][0]))
+    return SpikeTime(t, pseudo, float(parts["W_in"][0, 0]), float(parts["t_in"][0]))
+
+
+def first_output(model, weights, times, T: float, V0: float = 0.0) -> tuple[float, dict, bool]:
+    """One neuron from V = V0 with inputs of the given weights at the given times: its first
+    output time (+inf if none), the gradient split by parameter (``Layout.split``), and
+    whether the output is a pseudospike."""
+    trace = simulate(model, [weights], [[0.0]], model.initial(np.array([V0])), [times],
+                     [list(range(len(times)))], T=T, max_events=64)
+    out, grads, pseudo = output_times(model, trace, 0, 1)
+    return float(out[0, 0]), trace.layout.split(grads[0, 0]), bool(pseudo[0, 0])

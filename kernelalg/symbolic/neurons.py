@@ -79,7 +79,7 @@ def _riccati_coefficient(ode_V: sp.Eq, current: sp.Expr) -> sp.Expr:
     return sp.expand(rhs)
 
 
-def _solve_riccati(rhs: sp.Expr, current: sp.Expr) -> sp.Expr:
+def _solve_riccati(rhs: sp.Expr) -> sp.Expr:
     """dsolve W' = rhs(W), W(0) = V; a general solution's constant is fixed by the initial value."""
     ode = sp.Eq(_W(_s).diff(_s), rhs.subs(_x, _W(_s)))
     try:
@@ -105,7 +105,7 @@ def qif() -> NeuronModel:
             "substitute V = e W(s), e = exp(-t/tau), s = 1 - e: W'(s) = " + sp.sstr(riccati))
     for case, (i0, r_of_I, valid) in cases.items():
         rhs = riccati.subs(I, i0)
-        W = _solve_riccati(rhs, current)
+        W = _solve_riccati(rhs)
         flow = (e * W.subs(_s, 1 - e)).subs(_r, r_of_I) if r_of_I is not None else e * W.subs(_s, 1 - e)
         formulas.append(Formula(f"flow_{case}", sp.simplify(flow), (V, I, dt, tau), (V, I, dt), valid,
                                 base + (f"dsolve W' = {sp.sstr(rhs)}, W(0) = V: W = {sp.sstr(W)}",)))
@@ -126,7 +126,7 @@ def qif() -> NeuronModel:
 def _qif_limits_at_zero(riccati: sp.Expr) -> list[Formula]:
     """dV/dI and dt*/dI at I = 0 as the continuous limits: the variational equation
     Z' = 2 W0 Z + 1 along the I = 0 solution, and d/dI of the blow-up integral."""
-    W0 = _solve_riccati(riccati.subs(I, 0), None)
+    W0 = _solve_riccati(riccati.subs(I, 0))
     ode = sp.Eq(_W(_s).diff(_s), (sp.diff(riccati, _x).subs(_x, W0) * _W(_s) + sp.diff(riccati, I)))
     Z = sp.simplify(sp.dsolve(ode, _W(_s), ics={_W(0): 0}).rhs)
     e = sp.exp(-dt / tau)
