@@ -76,5 +76,8 @@ class Adam:
 
 
 def AdaBelief(lr: float, **kwargs) -> Adam:  # noqa: N802 - reads like a class at call sites
-    """AdaBelief: Adam whose second moment is the variance of the gradient around its mean."""
+    """AdaBelief: Adam whose second moment is the variance of the gradient around its mean.
+    ``eps`` defaults to 1e-16 (optax's eps and eps_root): a larger value added to the second
+    moment at every step would swamp gradients below about sqrt(eps / (1 - beta2))."""
+    kwargs.setdefault("eps", 1e-16)
     return Adam(lr, belief=True, **kwargs)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from kernelalg.cli import main
-from kernelalg.experiments import spiking_concept, spiking_rnn, spiking_single
+from kernelalg import datasets
+from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
+from tests.test_datasets_optim import _idx
 
 
 def test_concept_qif_enters_at_trial_end_lif_jumps():
@@ -57,3 +59,72 @@ def test_recurrent_network_task_and_first_trials():
 def test_recurrent_network_reaches_all_targets():
     run = spiking_rnn.run(trials=10_000, show_progress=False)
     assert run.targets_reached and run.loss[-1] < 1e-3
+
+
+def test_deep_encoding_is_time_to_first_spike():
+    times, sources = spiking_deep.encode(np.array([[1.0, 0.0, 0.25], [0.5, 0.5, 0.0]]), t_max=0.5)
+    assert times.shape == (2, 2)  # padded to the most spikes of a sample
+    np.testing.assert_allclose(times[0], [0.0, 0.375])
+    np.testing.assert_array_equal(sources[0], [0, 2])
+    np.testing.assert_allclose(times[1], [0.25, 0.25])
+
+
+def test_deep_gradient_matches_finite_differences():
+    """The training gradient (ordinary spikes, pseudospikes, pseudo rates through both hidden
+    layers, initial phases) against central differences of the loss."""
+    rng = np.random.default_rng(1)
+    net = spiking_deep.Network((4, 8, 8, 3), t_max=1.0)
+    params = net.init(rng, 3.0)
+    params[3] = rng.uniform(2, 4, net.N)
+    data = datasets.yinyang(20, seed=3)
+    loss, grads, batch = spiking_deep.loss_and_grad(net, params, data.X, data.y, 0.01)
+    assert batch.hidden_spikes.sum() > 20 and batch.pseudo.any()
+    h = 1e-6
+    for i in range(4):
+        for _ in range(3):
+            idx = tuple(int(rng.integers(0, s)) for s in params[i].shape)
+            shifted = []
+            for sign in (1, -1):
+                p = [q.copy() for q in params]
+                p[i][idx] += sign * h
+                shifted.append(spiking_deep.loss_and_grad(net, p, data.X, data.y, 0.01)[0])
+            assert abs(grads[i][idx] - (shifted[0] - shifted[1]) / (2 * h)) < 1e-7
+
+
+def test_deep_network_starts_silent_and_learns():
+    config = spiking_deep.config_for("yinyang", quick=True)
+    run = spiking_deep.train(config, show_progress=False)
+    before, after = run["history"][0], run["final"]
+    assert before["silent"] == 1.0 and before["output_spikes"] == 0.0
+    assert run["train_loss"][-1] < 0.9 * before["loss"]
+    assert after["silent"] < 1.0 and after["acc"] > 0.5  # chance is 1/3
+
+
+def test_cli_deep_quick_json(tmp_path, capsys):
+    assert main(["spiking", "deep", "--quick", "--json", "--no-figures", "--out-dir", str(tmp_path)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert set(metrics) == {"test_acc", "test_acc_ordinary", "silent_before", "silent_after", "seconds"}
+    assert (tmp_path / "deep-yinyang.json").exists()
+
+
+@pytest.mark.parametrize("argv", [["--dataset", "mnist"], ["--dataset", "digits", "extra"], ["--dataset", "cifar"]])
+def test_cli_deep_bad_dataset(argv, tmp_path, capsys):
+    assert main(["spiking", "deep", "--quick", "--no-figures", "--out-dir", str(tmp_path), *argv]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_deep_mnist_from_idx_files(tmp_path, capsys):
+    """The MNIST path end to end on tiny synthetic IDX files (sparse random 28x28 images)."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 20)):
+        images = (rng.random((n, 28, 28)) < 0.05) * rng.integers(1, 256, (n, 28, 28))
+        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(_idx((n, 28, 28), images.astype(np.uint8).tobytes()))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(_idx((n,), rng.integers(0, 10, n).astype(np.uint8).tobytes()))
+    out = tmp_path / "out"
+    argv = ["spiking", "deep", "--quick", "--json", "--no-figures", "--epochs", "1", "--out-dir", str(out)]
+    assert main([*argv, "--dataset", "mnist", str(tmp_path)]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["silent_before"] == 1.0 and 0.0 <= metrics["test_acc"] <= 1.0
+    record = json.loads((out / "deep-mnist.json").read_text())
+    assert record["runs"][0]["sizes"] == [784, 20, 20, 10]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from kernelalg.experiments import spiking_concept, spiking_rnn, spiking_single
+from kernelalg.errors import InputError
+from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
 from kernelalg.experiments.figures import pyplot
 from kernelalg.spiking.models import MODELS
 from kernelalg.spiking.single import first_spike
@@ -78,13 +80,33 @@ def _rnn(args) -> int:
     return _finish(args, out, "rnn", spiking_rnn, result, metrics, {**result.as_dict(), "seconds": seconds}, summary)
 
 
-def _experiment(commands, name: str, func, help_text: str) -> None:
+def _deep(args) -> int:
+    name, *path = args.dataset
+    if len(path) != (name == "mnist"):
+        raise InputError("--dataset takes yinyang, digits, or mnist PATH (the folder of the MNIST IDX files)")
+    config = spiking_deep.config_for(name, path[0] if path else None, quick=args.quick)
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    out = _out_dir(args)
+    seeds = args.seeds or (1 if args.quick else 3)
+    result = spiking_deep.run(config, seeds=seeds, jobs=args.jobs, show_progress=not args.json)
+    m, d = result["metrics"], result["details"]
+    summary = (f"deep theta network on {name}, {seeds} seed(s) x {config.epochs} epochs ({m['seconds']:.0f} s): "
+               f"test accuracy {m['test_acc']:.4f} +- {d['test_acc_std']:.4f} with pseudospikes, "
+               f"{m['test_acc_ordinary']:.4f} +- {d['test_acc_ordinary_std']:.4f} ordinary spikes only; "
+               f"silent hidden neurons {m['silent_before']:.3f} -> {m['silent_after']:.3f}, hidden spikes per "
+               f"neuron and sample {d['activity_before']:.3f} -> {d['activity_after']:.3f}")
+    return _finish(args, out, f"deep-{name}", spiking_deep, result, m, result, summary)
+
+
+def _experiment(commands, name: str, func, help_text: str):
     p = commands.add_parser(name, help=help_text)
     p.add_argument("--quick", action="store_true", help="a short version (seconds)")
     p.add_argument("--out-dir", default=f"kernelalg-output/spiking-{name}", help="metrics and figure folder")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip the PNG figure")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
     p.set_defaults(func=func)
+    return p
 
 
 def register(sub) -> None:
@@ -102,3 +124,9 @@ def register(sub) -> None:
     _experiment(commands, "concept", _concept, "spike time against input weight and inhibition time, QIF vs LIF")
     _experiment(commands, "single", _single, "one QIF neuron learns two target spike times from pseudospikes")
     _experiment(commands, "rnn", _rnn, "recurrent QIF network: two neurons learn target spike trains")
+    d = _experiment(commands, "deep", _deep, "deep, initially silent theta network with time-to-first-spike coding")
+    d.add_argument("--dataset", nargs="+", default=["yinyang"], metavar="NAME",
+                   help="yinyang (default), digits (needs scikit-learn), or mnist PATH (folder of the IDX files)")
+    d.add_argument("--seeds", type=int, default=None, help="independent runs (default 3; 1 with --quick)")
+    d.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
+    d.add_argument("--epochs", type=int, default=None, help="override the data set's number of epochs")
