@@ -87,7 +87,8 @@ def figure(result: SingleRun, path) -> None:
     for m, target in enumerate(TARGETS):
         ax.plot(trials, t_out[:, m], label=f"output {m + 1}")
         ax.axhline(target, color="0.5", ls="--", lw=0.8)
-    ax.plot(trials, np.array(result.times), color="tab:orange", lw=0.8, alpha=0.8, label="trainable input times")
+    for k, times in enumerate(np.array(result.times).T):
+        ax.plot(trials, times, color="tab:green", lw=0.8, alpha=0.8, label="trainable input times" if k == 0 else None)
     ax.set(xlabel="trial", ylabel="time", title="output spike times (targets dashed)")
     ax.legend(fontsize=7)
     ax = axes[1]
