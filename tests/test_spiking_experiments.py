@@ -128,3 +128,20 @@ def test_cli_deep_mnist_from_idx_files(tmp_path, capsys):
     assert metrics["silent_before"] == 1.0 and 0.0 <= metrics["test_acc"] <= 1.0
     record = json.loads((out / "deep-mnist.json").read_text())
     assert record["runs"][0]["sizes"] == [784, 20, 20, 10]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset, target", [("yinyang", 0.97), ("digits", 0.95)])
+def test_deep_network_reaches_the_target_accuracy(dataset, target):
+    """The full runs (3 seeds; about 30 min for Yin-Yang and 40 min for the digits on 2 cores)."""
+    result = spiking_deep.run(spiking_deep.config_for(dataset), seeds=3, jobs=2, show_progress=False)
+    metrics = result["metrics"]
+    assert metrics["silent_before"] == 1.0 and result["details"]["output_spikes_before"] == 0.0
+    assert metrics["test_acc_ordinary"] >= target
+
+
+@pytest.mark.parametrize("argv", [["--seeds", "0"], ["--jobs", "0"], ["--epochs", "-1"]])
+def test_cli_deep_bad_settings(argv, tmp_path, capsys):
+    assert main(["spiking", "deep", "--quick", "--no-figures", "--out-dir", str(tmp_path), *argv]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("kernelalg: error:") and "Traceback" not in err

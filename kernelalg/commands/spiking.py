@@ -88,7 +88,7 @@ def _deep(args) -> int:
     if args.epochs is not None:
         config = replace(config, epochs=args.epochs)
     out = _out_dir(args)
-    seeds = args.seeds or (1 if args.quick else 3)
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     result = spiking_deep.run(config, seeds=seeds, jobs=args.jobs, show_progress=not args.json)
     m, d = result["metrics"], result["details"]
     summary = (f"deep theta network on {name}, {seeds} seed(s) x {config.epochs} epochs ({m['seconds']:.0f} s): "

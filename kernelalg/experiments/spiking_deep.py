@@ -61,6 +61,16 @@ class DeepConfig:
     test_size: int | None = None
     seed: int = 0
 
+    def __post_init__(self):
+        checks = {"epochs >= 0": self.epochs >= 0, "batch >= 1": self.batch >= 1, "lr > 0": self.lr > 0,
+                  "decay_epochs > 0": self.decay_epochs > 0, "gamma >= 0": self.gamma >= 0,
+                  "w_scale > 0": self.w_scale > 0, "0 < t_max < T": 0 < self.t_max < T,
+                  "fields = 0 or >= 2": self.fields == 0 or self.fields >= 2,
+                  "hidden sizes >= 1": len(self.hidden) == 2 and min(self.hidden) >= 1}
+        failed = [name for name, ok in checks.items() if not ok]
+        if failed:
+            raise InputError(f"deep network configuration needs {', '.join(failed)}")
+
 
 DEFAULTS = {
     "yinyang": DeepConfig("yinyang", hidden=(60, 60), epochs=30, decay_epochs=30, gamma=0.05, fields=8),
