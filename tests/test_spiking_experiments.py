@@ -91,13 +91,16 @@ def test_deep_gradient_matches_finite_differences():
             assert abs(grads[i][idx] - (shifted[0] - shifted[1]) / (2 * h)) < 1e-7
 
 
-def test_deep_network_starts_silent_and_learns():
-    config = spiking_deep.config_for("yinyang", quick=True)
+@pytest.mark.parametrize("dataset, chance", [("yinyang", 1 / 3), ("digits", 0.1)])
+def test_deep_network_starts_silent_and_learns(dataset, chance):
+    if dataset == "digits":
+        pytest.importorskip("sklearn")
+    config = spiking_deep.config_for(dataset, quick=True)
     run = spiking_deep.train(config, show_progress=False)
     before, after = run["history"][0], run["final"]
     assert before["silent"] == 1.0 and before["output_spikes"] == 0.0
     assert run["train_loss"][-1] < 0.9 * before["loss"]
-    assert after["silent"] < 1.0 and after["acc"] > 0.5  # chance is 1/3
+    assert after["silent"] < 1.0 and after["acc"] > 1.5 * chance
 
 
 def test_cli_deep_quick_json(tmp_path, capsys):

@@ -78,6 +78,7 @@ DEFAULTS = {
     "mnist": DeepConfig("mnist", epochs=30, decay_epochs=30, gamma=0.05, t_max=0.5),
 }
 QUICK = {"hidden": (20, 20), "epochs": 6, "batch": 50, "lr": 2e-2, "train_size": 400, "test_size": 200}
+QUICK_DIGITS = {"hidden": (40, 40), "epochs": 10, "batch": 25, "lr": 1e-2, "train_size": 600}  # slower start
 
 
 def config_for(dataset: str, path: str | None = None, quick: bool = False) -> DeepConfig:
@@ -85,7 +86,9 @@ def config_for(dataset: str, path: str | None = None, quick: bool = False) -> De
     if dataset not in DEFAULTS:
         raise InputError(f"unknown data set {dataset!r}; choose yinyang, digits or mnist")
     config = replace(DEFAULTS[dataset], path=path)
-    return replace(config, **QUICK) if quick else config
+    if not quick:
+        return config
+    return replace(config, **{**QUICK, **(QUICK_DIGITS if dataset == "digits" else {})})
 
 
 def load(config: DeepConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
