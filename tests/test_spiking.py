@@ -348,3 +348,16 @@ def test_reverse_mode_equals_forward_mode(model):
     for got, ref in ((grads.W_in, want["W_in"].sum(0)), (grads.W_net + dW, want["W_net"].sum(0)),
                      (grads.t_in, want["t_in"]), (grads.x0, want["x0"])):
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * max(1.0, np.abs(ref).max()))
+
+
+def test_spike_counts_match_the_per_neuron_masks():
+    model = Theta(tau=6 / np.pi)
+    rng = np.random.default_rng(5)
+    N, Nin, B = 5, 3, 4
+    W_in, W_net = rng.uniform(0.5, 3.0, (N, Nin)), rng.normal(0, 1.0, (N, N))
+    times = rng.uniform(0, 2.0, (B, 6))
+    trace = simulate(model, W_in, W_net, np.full((1, N), 2.0), times, rng.integers(0, Nin, (B, 6)), 4.0,
+                     max_events=60, gradients=False)
+    counts = trace.spike_counts()
+    assert counts.shape == (B, N) and counts.sum() > 0
+    np.testing.assert_array_equal(counts, np.stack([trace.spikes(i).sum(axis=1) for i in range(N)], axis=1))

@@ -36,10 +36,11 @@ from kernelalg.progress import progress
 from kernelalg.spiking.backward import backward
 from kernelalg.spiking.models import Theta
 from kernelalg.spiking.outputs import output_times, output_vjp, rate_inputs, rate_inputs_vjp
-from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.simulate import Trace, simulate
 
 MODEL = Theta(tau=6 / np.pi)
 T = 2.0
+DATASETS = ("yinyang", "digits", "mnist")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class DeepConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise InputError(f"unknown data set {self.dataset!r}; choose {', '.join(DATASETS)}")
         checks = {"epochs >= 0": self.epochs >= 0, "batch >= 1": self.batch >= 1, "lr > 0": self.lr > 0,
                   "decay_epochs > 0": self.decay_epochs > 0, "gamma >= 0": self.gamma >= 0,
                   "w_scale > 0": self.w_scale > 0, "0 < t_max < T": 0 < self.t_max < T,
@@ -83,9 +86,7 @@ QUICK_DIGITS = {"hidden": (40, 40), "epochs": 10, "batch": 25, "lr": 1e-2, "trai
 
 def config_for(dataset: str, path: str | None = None, quick: bool = False) -> DeepConfig:
     """The default configuration of a data set; ``quick``: a small network on a subset, a few epochs."""
-    if dataset not in DEFAULTS:
-        raise InputError(f"unknown data set {dataset!r}; choose yinyang, digits or mnist")
-    config = replace(DEFAULTS[dataset], path=path)
+    config = replace(DEFAULTS.get(dataset) or DeepConfig(dataset), path=path)
     if not quick:
         return config
     return replace(config, **{**QUICK, **(QUICK_DIGITS if dataset == "digits" else {})})
@@ -101,12 +102,10 @@ def load(config: DeepConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
         cut = int(0.75 * len(order))
         train = datasets.Dataset(data.X[order[:cut]], data.y[order[:cut]], data.classes)
         test = datasets.Dataset(data.X[order[cut:]], data.y[order[cut:]], data.classes)
-    elif config.dataset == "mnist":
+    else:  # mnist (the configuration admits only the three)
         if not config.path:
             raise InputError("the mnist data set needs the folder of its IDX files")
         train, test = datasets.mnist(config.path, "train"), datasets.mnist(config.path, "test")
-    else:
-        raise InputError(f"unknown data set {config.dataset!r}; choose yinyang, digits or mnist")
 
     def head(d: datasets.Dataset, n: int | None) -> datasets.Dataset:
         X = d.X if config.fields < 2 else receptive_fields(d.X, config.fields)
@@ -179,7 +178,7 @@ class Batch:
     pseudo: np.ndarray
     hidden_spikes: np.ndarray
     output_spikes: np.ndarray
-    trace: object = field(repr=False)
+    trace: Trace = field(repr=False)
     inputs: np.ndarray = field(repr=False)
 
 
@@ -191,8 +190,7 @@ def run_batch(net: Network, params, X: np.ndarray) -> Batch:
                      max_events=times.shape[1] + 3 * net.N + 8, gradients=False)
     inputs, _ = rate_inputs(MODEL, trace, W_net, passes=2)
     outs = [output_times(MODEL, trace, o, 1, inputs) for o in net.outputs]
-    spikes = (trace.index[:, :, None] == np.arange(net.N)) & ~trace.is_input[:, :, None]
-    counts = spikes.sum(axis=1)
+    counts = trace.spike_counts()
     H = net.sizes[1] + net.sizes[2]
     return Batch(np.stack([o[0][:, 0] for o in outs], 1), np.stack([o[2][:, 0] for o in outs], 1),
                  counts[:, :H], counts[:, H:], trace, inputs)

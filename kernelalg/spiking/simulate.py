@@ -78,6 +78,13 @@ class Trace:
         """(B, K) mask of the ordinary (in-trial) spikes of ``neuron``."""
         return (self.index == neuron) & ~self.is_input
 
+    def spike_counts(self) -> np.ndarray:
+        """(B, N) number of ordinary spikes of every neuron in every trial."""
+        B, N = self.x_end.shape[0], self.x_end.shape[-1]
+        fired = (self.index >= 0) & ~self.is_input
+        rows = np.broadcast_to(np.arange(B)[:, None], fired.shape)[fired]
+        return np.bincount(rows * N + self.index[fired], minlength=B * N).reshape(B, N)
+
 
 def _inputs(times, sources, B: int) -> tuple[np.ndarray, np.ndarray]:
     times = np.atleast_2d(np.asarray(times, dtype=float))
