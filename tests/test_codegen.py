@@ -10,7 +10,6 @@ import pytest
 import sympy as sp
 
 import kernelalg
-from kernelalg import cache
 from kernelalg.codegen.module import module_source
 from kernelalg.numeric.layermaps import TITLES, generate_source
 from kernelalg.symbolic.expectation.result import a, b, c
@@ -60,17 +59,6 @@ def test_generated_module_runs_standalone(tmp_path):
     A, B, C = np.array([1.0, 2.0]), np.array([1.0, 0.5]), np.array([0.3, -0.9])
     for name in ("nngp", "sg", "ntk"):
         np.testing.assert_allclose(namespace[name](A, B, C), getattr(lib, name)(A, B, C), rtol=1e-14)
-
-
-def test_cache_write_is_atomic_and_keyed(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERNELALG_CACHE", str(tmp_path))
-    key1, key2 = cache.key("x", "1"), cache.key("x", "2")
-    assert key1 != key2 and key1 == cache.key("x", "1")
-    path = cache.path_for("modules", key1, ".py")
-    cache.write_atomic(path, "first")
-    cache.write_atomic(path, "second")
-    assert cache.read_text(path) == "second"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
 
 
 def test_fallback_quadrature_is_labelled_and_accurate():
