@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 
 from kernelalg.errors import InputError, SingularKernelError
+from kernelalg.numeric.arrays import real_array
 from kernelalg.numeric.kernels import Kernel, as_points
 
 _CONDITION_LIMIT = 1e14
@@ -37,7 +38,7 @@ class Prediction:
 
 
 def _targets(Y, n: int) -> np.ndarray:
-    Y = np.asarray(Y, dtype=float)
+    Y = real_array(Y, "targets")
     if Y.ndim == 1:
         Y = Y[:, None]
     if Y.ndim != 2 or Y.shape[0] != n:

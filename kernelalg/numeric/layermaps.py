@@ -14,6 +14,7 @@ import numpy as np
 
 from kernelalg.codegen.module import load, module_source
 from kernelalg.errors import CovarianceError
+from kernelalg.numeric.arrays import real_array
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
@@ -32,8 +33,8 @@ _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that coun
 def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast and validate (a, b, c); clip c to +-sqrt(ab) only where rounding pushed it past."""
     try:
-        a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c)))
-    except (TypeError, ValueError) as exc:
+        a, b, c = np.broadcast_arrays(*(real_array(v, name) for v, name in ((a, "a"), (b, "b"), (c, "c"))))
+    except ValueError as exc:
         raise CovarianceError(f"a, b, c must be numbers or broadcastable arrays: {exc}") from None
     if not (np.isfinite(a).all() and np.isfinite(b).all() and np.isfinite(c).all()):
         raise CovarianceError("covariance entries must be finite (got NaN or inf)")
