@@ -195,3 +195,13 @@ def test_bad_kernel_parameters():
             Kernel("sign", "gaussian", **kwargs)
     with pytest.raises(InputError):
         Kernel("sign", "gaussian")(np.ones((2, 2)), np.ones((2, 3)))
+
+
+def test_kernels_leave_the_process_allocator_alone():
+    """tune_allocator changes malloc settings of the whole process: it is opt-in, never called by
+    the kernels themselves (nor by cli.main, which the tests call in this process)."""
+    from kernelalg.numeric import allocator
+
+    Kernel("sign", "gaussian", depth=2)(X, Y)
+    Kernel("sign", "gaussian").rows(X[:3], Y)
+    assert allocator.tune_allocator.cache_info().currsize == 0
