@@ -18,6 +18,7 @@ from kernelalg.errors import (CovarianceError, DerivationBudgetError, Derivation
                               UnknownFunctionError)
 from kernelalg.numeric import kernels
 from kernelalg.numeric.kernels import Kernel, circle
+from kernelalg.numeric.layermaps import CompiledExpectation, check_covariance
 from kernelalg.symbolic.functions import Function, x
 from tests.witness import functions as F
 from tests.witness.deep import deep_kernels, witness_maps
@@ -243,6 +244,20 @@ def test_outputs_beyond_memory_are_refused_up_front(monkeypatch):
     with pytest.raises(MemoryLimitError, match="28.8 GB"):
         Kernel("sign", "gaussian")(circle(60000), outputs=("nngp",))
     assert Kernel("sign", "gaussian")(circle(60000), circle(3), outputs=("nngp",)).nngp.shape == (60000, 3)
+
+
+def test_a_nan_from_a_map_is_an_error_not_a_value():
+    result = kernelalg.layer_maps("sign", "gaussian").nngp.result
+    broken = CompiledExpectation(result, lambda a, b, c: np.full(np.broadcast(a, b, c).shape, np.nan))
+    with pytest.raises(NumericalError, match="nan at a = 1"):
+        broken(np.ones(3), 1.0, 0.5)
+
+
+def test_extreme_variances_are_still_covariances():
+    """sqrt(ab) is formed without under- or overflow: (1e-300, 1e-300, 1e-300) is a valid covariance."""
+    for v in (1e-300, 1e300):
+        a, b, c = check_covariance(v, v, -v)
+        assert c == pytest.approx(-v, rel=4e-16)  # at most clipped by an ulp to sqrt(a) sqrt(b)
 
 
 def test_complex_covariances_are_refused():

@@ -1,4 +1,5 @@
-"""Arrays from user input: real numbers only (no silent casts of booleans, complex numbers, dates)."""
+"""Arrays in and out: input of real numbers only (no silent casts of booleans, complex numbers,
+dates), results without silent NaN."""
 
 from __future__ import annotations
 
@@ -25,3 +26,9 @@ def real_array(values, name: str) -> np.ndarray:
         return values.astype(float)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} must be an array of real numbers: {exc}") from None
+
+
+def first_bad(values: np.ndarray, may_diverge: bool) -> tuple[int, ...] | None:
+    """Index of the first NaN in ``values`` (or infinity, unless the quantity may diverge), or None."""
+    bad = np.isnan(values) if may_diverge else ~np.isfinite(values)
+    return tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape)) if bad.any() else None

@@ -27,7 +27,7 @@ from numbers import Integral
 import numpy as np
 
 from kernelalg.errors import InputError, MemoryLimitError, NumericalError
-from kernelalg.numeric.arrays import real, real_array
+from kernelalg.numeric.arrays import first_bad, real, real_array
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
 from kernelalg.symbolic.functions import Function
 
@@ -274,9 +274,9 @@ def _check_outputs(outputs) -> None:
 
 def _check_finite(name: str, values: np.ndarray, first_row: int, may_diverge: bool) -> None:
     """NumericalError at a NaN, or at an infinity unless the output may diverge."""
-    bad = np.isnan(values) if may_diverge else ~np.isfinite(values)
-    if bad.any():
-        i, j = np.unravel_index(np.argmax(bad), bad.shape)
+    index = first_bad(values, may_diverge)
+    if index is not None:
+        i, j = index
         raise NumericalError(f"the {name} kernel came out {values[i, j]} at ({first_row + i}, {j}): the covariances "
                              "left the range where the layer maps can be evaluated in float64 (check the input "
                              "norms and sigma_w, sigma_b)")

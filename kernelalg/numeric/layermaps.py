@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 import numpy as np
 
 from kernelalg.codegen.module import load, module_source
-from kernelalg.errors import CovarianceError
-from kernelalg.numeric.arrays import real_array
+from kernelalg.errors import CovarianceError, NumericalError
+from kernelalg.numeric.arrays import first_bad, real_array
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
@@ -40,7 +40,7 @@ def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise CovarianceError("covariance entries must be finite (got NaN or inf)")
     if (a <= 0).any() or (b <= 0).any():
         raise CovarianceError("variances a and b must be positive")
-    bound = np.sqrt(a * b)
+    bound = np.sqrt(a) * np.sqrt(b)  # a * b may underflow or overflow
     excess = np.abs(c) - bound
     if (excess > _ROUNDING * bound).any():
         i = np.unravel_index(np.argmax(excess / bound), c.shape)
@@ -57,7 +57,12 @@ class CompiledExpectation:
 
     def __call__(self, a, b, c) -> np.ndarray:
         a, b, c = check_covariance(a, b, c)
-        return evaluate_valid(self.function, self.result.diverges, a, b, c)
+        values = evaluate_valid(self.function, self.result.diverges, a, b, c)
+        index = first_bad(values, self.result.diverges)
+        if index is not None:
+            raise NumericalError(f"the map came out {values[index]} at a = {a[index]:g}, b = {b[index]:g}, "
+                                 f"c = {c[index]:g}: outside the range its float64 code can evaluate")
+        return values
 
 
 def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarray):
