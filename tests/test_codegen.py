@@ -81,3 +81,15 @@ def test_module_source_titles():
     text = module_source(maps, TITLES, "header")
     assert all(f"def {name}(a, b, c):" in text for name in maps)
     assert "def nngp_sg(a, b, c):" not in text  # joint functions only when asked
+
+
+def test_the_error_estimate_leaves_the_module_alone():
+    """The refined rule runs in a private namespace: the shared module keeps its rule (threads may use it)."""
+    maps = kernelalg.layer_maps("sign", "superspike(k=25)")
+    rule = maps.module._GL_NODES, maps.module._GL_WEIGHTS, maps.module._GRADING
+    before = maps.sg(1.0, 2.0, 0.3)
+    estimate = maps.error_estimate("sg")
+    assert 0 < estimate < 1e-8  # the refined rule changes the value (it ran), by little
+    assert all(now is then for now, then in zip((maps.module._GL_NODES, maps.module._GL_WEIGHTS,
+                                                 maps.module._GRADING), rule))
+    assert maps.sg(1.0, 2.0, 0.3) == before

@@ -104,6 +104,16 @@ ESTIMATE_VARIANCES = (1e-2, 1.0, 1e2)
 ESTIMATE_RHOS = (-0.999, -0.5, 0.0, 0.5, 0.9, 0.999)
 
 
+def _rebound(module: ModuleType, **settings) -> dict:
+    """A private namespace of the module's functions with some of its globals replaced: the module
+    itself (which other threads may be using) is left untouched."""
+    space = dict(module.__dict__, **settings)
+    for key, value in module.__dict__.items():
+        if isinstance(value, FunctionType) and value.__globals__ is module.__dict__:
+            space[key] = FunctionType(value.__code__, space, value.__name__, value.__defaults__, value.__closure__)
+    return space
+
+
 def quadrature_error(module: ModuleType, function) -> float:
     """A-posteriori error estimate of a generated quadrature map: the largest relative change
     when the rule is refined (12 instead of 8 nodes per panel, grading down to 2**-28 Z), over a
@@ -113,13 +123,9 @@ def quadrature_error(module: ModuleType, function) -> float:
                      for r in ESTIMATE_RHOS])
     a, b, c = grid.T
     coarse = np.asarray(function(a, b, c), dtype=float)
-    saved = module._GL_NODES, module._GL_WEIGHTS, module._GRADING
-    try:
-        module._GL_NODES, module._GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
-        module._GRADING = np.exp2(-np.arange(0.0, 29.0))
-        fine = np.asarray(function(a, b, c), dtype=float)
-    finally:
-        module._GL_NODES, module._GL_WEIGHTS, module._GRADING = saved
+    nodes, weights = np.polynomial.legendre.leggauss(12)
+    refined = _rebound(module, _GL_NODES=nodes, _GL_WEIGHTS=weights, _GRADING=np.exp2(-np.arange(0.0, 29.0)))
+    fine = np.asarray(refined[function.__name__](a, b, c), dtype=float)
     scale = np.maximum(np.abs(fine), 1e-3 * np.abs(fine).max() + 1e-300)  # values that vanish by symmetry
     return float(np.max(np.abs(coarse - fine) / scale))
 
