@@ -256,7 +256,7 @@ def test_a_nan_from_a_map_is_an_error_not_a_value():
 def test_extreme_variances_are_still_covariances():
     """sqrt(ab) is formed without under- or overflow: (1e-300, 1e-300, 1e-300) is a valid covariance."""
     for v in (1e-300, 1e300):
-        a, b, c = check_covariance(v, v, -v)
+        *_, c = check_covariance(v, v, -v)
         assert c == pytest.approx(-v, rel=4e-16)  # at most clipped by an ulp to sqrt(a) sqrt(b)
 
 
@@ -269,3 +269,9 @@ def test_errors_share_the_library_base_class():
     for _, error in BAD_FUNCTIONS:
         assert issubclass(error, KernelalgError)
     assert issubclass(CovarianceError, ValueError)
+
+
+def test_extreme_variances_without_a_closed_form_are_an_error():
+    """tanh's maps are quadratures, which are not evaluated beyond the float64 range of their code."""
+    with pytest.raises(NumericalError, match="closed form.*quadrature"):
+        Kernel("tanh", depth=2)(np.array([[1.0, 0.0], [0.6, 0.8]]) * 1e-150)

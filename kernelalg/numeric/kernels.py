@@ -13,7 +13,9 @@ Limits: depth up to :data:`MAX_DEPTH`, weight and bias scales up to :data:`MAX_S
 variance S_l(x, x) must be positive (a zero input row needs sigma_b > 0: at variance 0 the maps
 of jump activations are undefined); outputs that would not fit into the available memory are
 refused up front (the Dask adapter streams them to disk instead); a NaN, or an infinity other
-than a divergence of the naive NTK, is a :class:`~kernelalg.errors.NumericalError`.
+than a divergence of the naive NTK, is a :class:`~kernelalg.errors.NumericalError`.  Entries
+with variances beyond the float64 range of the generated code (inputs of norm 1e-150, 1e150)
+are evaluated from the closed forms in mpmath (:mod:`kernelalg.numeric.widerange`).
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class Kernel:
 
     def _map(self, name: str, a, b, c) -> np.ndarray:
         expectation = getattr(self.maps, name)
-        return evaluate_valid(expectation.function, expectation.result.diverges, a, b, c)
+        return evaluate_valid(expectation.function, expectation.result, a, b, c)
 
     def _input_cov(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """S1 = sw^2 <x, y>/n0 + sb^2 (a fresh array).

@@ -14,6 +14,7 @@ import numpy as np
 
 from kernelalg.codegen.module import load, module_source
 from kernelalg.errors import CovarianceError, NumericalError
+from kernelalg.numeric import widerange
 from kernelalg.numeric.arrays import first_bad, real_array
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
@@ -57,7 +58,7 @@ class CompiledExpectation:
 
     def __call__(self, a, b, c) -> np.ndarray:
         a, b, c = check_covariance(a, b, c)
-        values = evaluate_valid(self.function, self.result.diverges, a, b, c)
+        values = evaluate_valid(self.function, self.result, a, b, c)
         index = first_bad(values, self.result.diverges)
         if index is not None:
             raise NumericalError(f"the map came out {values[index]} at a = {a[index]:g}, b = {b[index]:g}, "
@@ -65,18 +66,32 @@ class CompiledExpectation:
         return values
 
 
-def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarray):
-    """Evaluate a generated map (or joint maps, then ``diverges`` is a tuple) on a valid covariance.
+def evaluate_valid(function, results: Expectation | tuple[Expectation, ...], a, b, c):
+    """Evaluate a generated map (or joint maps, then ``results`` is a tuple) on a valid covariance.
 
     Entries that come out non-finite are evaluated again with c clipped to +-sqrt(ab) (rounding
     can push |c| past it).  Where the closed form still reads 0/0 or inf * 0 on the diagonal
     c^2 = ab, the value is its continuous limit, taken from just inside (c shrunk by 8 ulps).
     A map flagged ``diverges`` (a product of deltas) is +inf where that limit grows like
     (ab - c^2)^(-1/2) (c shrunk by 8 versus 64 ulps), i.e. where the delta locations lie on
-    the degenerate support.
+    the degenerate support.  Entries with a variance beyond the float64 range of the generated
+    code are taken from the closed form in mpmath (:mod:`kernelalg.numeric.widerange`).
     """
-    single = isinstance(diverges, bool)
-    flags = (diverges,) if single else tuple(diverges)
+    single = isinstance(results, Expectation)
+    results = (results,) if single else tuple(results)
+    outs = _float_values(function, single, tuple(r.diverges for r in results), a, b, c)
+    wide = widerange.outside(np.asarray(a), np.asarray(b))
+    if wide is not None:
+        for i, result in enumerate(results):
+            mask = np.broadcast_to(wide, outs[i].shape)
+            A, B, C = (np.broadcast_to(v, mask.shape)[mask] for v in (a, b, c))
+            outs[i] = np.array(outs[i], dtype=float)
+            outs[i][mask] = widerange.values(result, A, B, C)
+    return outs[0] if single else tuple(outs)
+
+
+def _float_values(function, single: bool, flags: tuple[bool, ...], a, b, c) -> list[np.ndarray]:
+    """The generated code's values, with the edge fixes of :func:`evaluate_valid`."""
     eps = np.finfo(float).eps
 
     def run(*args):
@@ -85,11 +100,11 @@ def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarr
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         outs = run(a, b, c)
         if all(np.isfinite(np.add.reduce(o, axis=None)) for o in outs):  # one cheap pass each
-            return outs[0] if single else tuple(outs)
+            return outs
         bad = [~np.isfinite(o) for o in outs]
         anywhere = np.logical_or.reduce(bad)
         A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
-        root = np.sqrt(A * B)
+        root = np.sqrt(A) * np.sqrt(B)
         C = np.clip(C, -root, root)
         edge, near, nearer = run(A, B, C), run(A, B, C * (1 - 8 * eps)), run(A, B, C * (1 - 64 * eps))
         for i, flag in enumerate(flags):
@@ -97,7 +112,7 @@ def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarr
             fix = np.where(np.isfinite(edge[i]), edge[i], limit)
             outs[i] = np.array(outs[i], dtype=float)
             outs[i][anywhere] = np.where(bad[i][anywhere], fix, outs[i][anywhere])
-    return outs[0] if single else tuple(outs)
+    return outs
 
 
 ESTIMATE_VARIANCES = (1e-2, 1.0, 1e2)
@@ -148,7 +163,7 @@ class CompiledMaps:
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
         function = getattr(self.module, "_".join(names))
-        values = evaluate_valid(function, tuple(getattr(self.derived, n).diverges for n in names), a, b, c)
+        values = evaluate_valid(function, tuple(getattr(self.derived, n) for n in names), a, b, c)
         # maps with equal formulas come back as one shared array: callers update them in place
         return tuple(v.copy() if any(v is u for u in values[:i]) else v for i, v in enumerate(values))
 
