@@ -156,6 +156,8 @@ CLI_BAD = [
     ["kernel", "--circle", str(10**12), "--out", "K.npz"],
     ["kernel", "--circle", "8", "--out", "no/such/folder/K.npz"],
     ["kernel", "--points", "missing.npy", "--out", "K.npz"],
+    ["kernel", "--points", "scalar.npy", "--out", "K.npz"],
+    ["kernel", "--circle", "3", "--points2", "scalar.npy", "--out", "K.npz"],
     ["generate", "-o", "no/such/folder/maps.py"],
     ["derive", "--report", "no/such/folder/r.md"],
     ["plot", "-o", "figure.xyz"],
@@ -168,6 +170,7 @@ CLI_BAD = [
 def test_cli_bad_input_is_one_line_and_exit_2(argv, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a_file").write_text("x")
+    np.save(tmp_path / "scalar.npy", np.float64(0.5))
     try:
         code = main(argv)
     except SystemExit as exit:  # usage errors from argparse

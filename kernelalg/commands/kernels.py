@@ -12,7 +12,7 @@ from kernelalg.commands.symbolic import add_pair_arguments
 from kernelalg.errors import InputError
 from kernelalg.files import check_target, read_array, save_arrays
 from kernelalg.numeric.inference import predict
-from kernelalg.numeric.kernels import OUTPUTS, Kernel, check_memory, circle
+from kernelalg.numeric.kernels import OUTPUTS, Kernel, as_points, check_memory, circle
 
 
 def add_network_arguments(parser) -> None:
@@ -31,8 +31,8 @@ def _kernel(args) -> int:
     check_target(args.out, args.force)
     if args.circle is not None:
         check_memory((args.circle, args.circle), OUTPUTS)
-    X = circle(args.circle) if args.circle is not None else read_array(args.points, "--points")
-    Y = read_array(args.points2, "--points2") if args.points2 else None
+    X = circle(args.circle) if args.circle is not None else as_points(read_array(args.points, "--points"), "--points")
+    Y = as_points(read_array(args.points2, "--points2"), "--points2") if args.points2 else None
     kernel(X[:1])  # derivation and code generation (cached) are not part of the timing
     start = time.perf_counter()
     result = kernel(X, Y)
