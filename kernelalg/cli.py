@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
+        print("kernelalg: error: a command is required (listed above)", file=sys.stderr)
         return 2
     try:
         with warnings.catch_warnings():

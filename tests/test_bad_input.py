@@ -146,6 +146,7 @@ CLI_BAD = [
     ["eval", "--phi", "sign", "--cov", "1,1,nan"],
     ["eval", "--phi", "sign", "--cov", "1,1"],
     ["eval", "--phi", "sign"],
+    [],
     ["eval", "--phi", "sign", "--cov", "1,1,0", "--bogus"],
     ["eval", "--phi", "sign", "--cov", "one,1,0"],
     ["derive", "--phi", "sign(y)"],

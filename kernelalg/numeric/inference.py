@@ -49,7 +49,10 @@ def _targets(Y, n: int) -> np.ndarray:
 
 
 def _solve_right(K: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """B K^-1 for a square, possibly non-symmetric K; SingularKernelError if K is singular."""
+    """B K^-1 for a square, possibly non-symmetric K; SingularKernelError if K is singular or infinite."""
+    if not np.isfinite(K).all():
+        raise SingularKernelError("the train kernel is infinite (the SG-NTK diverges where psi = phi' is a delta, "
+                                  "as for jump activations without a surrogate); choose a surrogate psi")
     cond = np.linalg.cond(K)
     if not np.isfinite(cond) or cond > _CONDITION_LIMIT:
         raise SingularKernelError(
