@@ -31,6 +31,14 @@ JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"))
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
+def root_ab(a, b) -> np.ndarray:
+    """sqrt(ab): exact for a = b (the root of a square, so the edge c = a = b stays exact), and as
+    sqrt(a) sqrt(b) where a*b would under- or overflow."""
+    with np.errstate(over="ignore", under="ignore"):
+        p = a * b
+        return np.where((p >= np.finfo(float).tiny) & np.isfinite(p), np.sqrt(p), np.sqrt(a) * np.sqrt(b))
+
+
 def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast and validate (a, b, c); clip c to +-sqrt(ab) only where rounding pushed it past."""
     try:
@@ -41,7 +49,7 @@ def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise CovarianceError("covariance entries must be finite (got NaN or inf)")
     if (a <= 0).any() or (b <= 0).any():
         raise CovarianceError("variances a and b must be positive")
-    bound = np.sqrt(a) * np.sqrt(b)  # a * b may underflow or overflow
+    bound = root_ab(a, b)
     excess = np.abs(c) - bound
     if (excess > _ROUNDING * bound).any():
         i = np.unravel_index(np.argmax(excess / bound), c.shape)
@@ -104,7 +112,7 @@ def _float_values(function, single: bool, flags: tuple[bool, ...], a, b, c) -> l
         bad = [~np.isfinite(o) for o in outs]
         anywhere = np.logical_or.reduce(bad)
         A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
-        root = np.sqrt(A) * np.sqrt(B)
+        root = root_ab(A, B)
         C = np.clip(C, -root, root)
         edge, near, nearer = run(A, B, C), run(A, B, C * (1 - 8 * eps)), run(A, B, C * (1 - 64 * eps))
         for i, flag in enumerate(flags):
