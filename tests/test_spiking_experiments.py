@@ -106,7 +106,8 @@ def test_deep_network_starts_silent_and_learns(dataset, chance):
 def test_cli_deep_quick_json(tmp_path, capsys):
     assert main(["spiking", "deep", "--quick", "--json", "--no-figures", "--out-dir", str(tmp_path)]) == 0
     metrics = json.loads(capsys.readouterr().out)
-    assert set(metrics) == {"test_acc", "test_acc_ordinary", "silent_before", "silent_after", "seconds"}
+    assert set(metrics) == {"test_acc", "test_acc_ordinary", "silent_before", "silent_after", "seconds",
+                            "seconds_per_epoch"}
     assert (tmp_path / "deep-yinyang.json").exists()
 
 
