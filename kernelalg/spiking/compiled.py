@@ -26,7 +26,8 @@ from kernelalg.spiking import loops
 from kernelalg.spiking.models.base import KERNELS
 from kernelalg.spiking.simulate import Setup, Trace, exhausted
 
-FUNCTIONS = ("simulate_batch", "_next_spike", "backward_batch", "outputs_batch", "outputs_vjp_batch", "rates_batch")
+FUNCTIONS = ("simulate_batch", "_next_spike", "backward_batch", "outputs_batch", "outputs_vjp_batch", "rates_batch",
+             "rate_inputs_batch", "rate_inputs_vjp_batch")
 _registered: set[int] = set()
 
 
@@ -169,6 +170,23 @@ def rates(model, x_end, inputs):
     specialise(type(model)).rates_batch(model.params, np.ascontiguousarray(x_end), _per_neuron(inputs, B, N),
                                         r, r_x, r_in)
     return r, r_x, r_in
+
+
+def rate_inputs(model, trace: Trace, W_net, passes: int) -> np.ndarray:
+    """Compiled rate-network input (values only) of :func:`kernelalg.spiking.outputs.rate_inputs`."""
+    inputs = np.empty(trace.x_end[:, 0].shape)
+    specialise(type(model)).rate_inputs_batch(model.params, trace.x_end, np.ascontiguousarray(W_net, dtype=float),
+                                              passes, inputs)
+    return inputs
+
+
+def rate_inputs_vjp(model, trace: Trace, W_net, dL_dinputs, passes: int):
+    """Compiled counterpart of :func:`kernelalg.spiking.outputs.rate_inputs_vjp`."""
+    W = np.ascontiguousarray(W_net, dtype=float)
+    dW, dx = np.zeros(W.shape), np.empty(trace.x_end.shape)
+    specialise(type(model)).rate_inputs_vjp_batch(model.params, trace.x_end, W, passes,
+                                                  np.ascontiguousarray(dL_dinputs, dtype=float), dW, dx)
+    return dW, dx
 
 
 def _imminent(trace: Trace) -> np.ndarray:

@@ -301,3 +301,59 @@ def rates_batch(p, x_end, inputs, r, r_x, r_in):
         for n in range(N):
             rate, rate_in = k_rate(p, x_end[b], n, inputs[b, n], r_x[b])
             r[b, n], r_in[b, n] = rate, rate_in
+
+
+def rate_inputs_batch(p, x_end, W, passes, inputs):
+    """The rate network's input after ``passes`` passes, inputs_i = sum_j W_ij r_j(input_j)
+    (see :func:`kernelalg.spiking.outputs.rate_inputs`), per trial into ``inputs`` (B, N)."""
+    B, _, N = x_end.shape
+    g = np.empty((D, N))
+    r = np.empty(N)
+    for b in range(B):
+        inputs[b].fill(0.0)
+        for _ in range(passes):
+            for n in range(N):
+                rate, _ = k_rate(p, x_end[b], n, inputs[b, n], g)
+                r[n] = rate
+            for i in range(N):
+                s = 0.0
+                for j in range(N):
+                    s += W[i, j] * r[j]
+                inputs[b, i] = s
+
+
+def rate_inputs_vjp_batch(p, x_end, W, passes, lam_in, dW, dx):
+    """Reverse mode of :func:`rate_inputs_batch`: accumulates dL/dW (N, N) and writes
+    dL/d(state at T) (B, D, N) from dL/d(inputs) ``lam_in`` (B, N)."""
+    B, _, N = x_end.shape
+    r, r_x, r_in = np.empty((passes, N)), np.empty((passes, D, N)), np.empty((passes, N))
+    inputs, lam, lam_r = np.empty(N), np.empty(N), np.empty(N)
+    for b in range(B):
+        inputs.fill(0.0)
+        for stage in range(passes):
+            for n in range(N):
+                rate, rate_in = k_rate(p, x_end[b], n, inputs[n], r_x[stage])
+                r[stage, n], r_in[stage, n] = rate, rate_in
+            for i in range(N):
+                s = 0.0
+                for j in range(N):
+                    s += W[i, j] * r[stage, j]
+                inputs[i] = s
+        for n in range(N):
+            lam[n] = lam_in[b, n]
+            for d in range(D):
+                dx[b, d, n] = 0.0
+        for stage in range(passes - 1, -1, -1):
+            for i in range(N):
+                if lam[i] != 0.0:
+                    for j in range(N):
+                        dW[i, j] += lam[i] * r[stage, j]
+            for j in range(N):
+                s = 0.0
+                for i in range(N):
+                    s += lam[i] * W[i, j]
+                lam_r[j] = s
+            for n in range(N):
+                for d in range(D):
+                    dx[b, d, n] += lam_r[n] * r_x[stage, d, n]
+                lam[n] = lam_r[n] * r_in[stage, n]
