@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from kernelalg.cli import main
 from kernelalg import datasets
+from kernelalg.cli import main
 from kernelalg.errors import InputError
 from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
 from kernelalg.spiking.outputs import output_times, rate_inputs
