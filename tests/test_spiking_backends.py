@@ -169,3 +169,27 @@ def test_quick_learning_runs_agree_between_backends():
             for be in ("numpy", "numba")]
     assert _close(deep[0]["train_loss"], deep[1]["train_loss"])
     assert deep[0]["final"]["acc"] == deep[1]["final"]["acc"]
+
+
+def test_every_generated_formula_compiles_in_numba_unchanged():
+    """The generated neuron modules are valid Numba code as they are (scalars), with the values
+    of their NumPy evaluation."""
+    import inspect
+
+    from numba import njit
+
+    from kernelalg.spiking import generated
+    from kernelalg.symbolic.neurons import MODELS as DERIVED
+
+    rng = np.random.default_rng(0)
+    checked = 0
+    for name in DERIVED:
+        module = __import__(f"{generated.__name__}.{name}", fromlist=["_"])
+        for fname, fn in inspect.getmembers(module, inspect.isfunction):
+            args = rng.uniform(0.3, 2.0, len(inspect.signature(fn).parameters))
+            with np.errstate(all="ignore"):  # the I < 0 branches at I > 0: nan in both
+                want = np.atleast_1d(np.array(fn(*args), float))
+            got = np.atleast_1d(np.array(njit(error_model="numpy")(fn)(*args), float))
+            np.testing.assert_allclose(got, want, rtol=1e-13, err_msg=f"{name}.{fname}")
+            checked += 1
+    assert checked >= 30

@@ -82,8 +82,7 @@ def simulate(model, problem: Setup, K: int, gradients: bool) -> Trace:
     offsets = tuple(layout.offsets.values())  # W_in, W_net, t_in, x0
     imminent = model.spike_tolerance > 0
     shapes = ((), (), (), (), (D, N), (P,), (N,) if imminent else (0,))
-    events = [_scratch(i, K * B * math.prod(shape), dtype)
-              for i, (shape, dtype) in enumerate(zip(shapes, (float, np.int64, bool, np.int64, float, float, bool)))]
+    events = _scratch(K * B, shapes)
     failed = specialise(type(model)).simulate_batch(
         model.params, float(model.spike_tolerance), problem.W_in, problem.W_net, problem.x0, problem.t_in,
         problem.src, problem.slot, problem.T, K, P, offsets, x_end, dx_end, counts, *events)
@@ -96,16 +95,19 @@ def simulate(model, problem: Setup, K: int, gradients: bool) -> Trace:
 
 
 _local = threading.local()
+_RECORD_TYPES = (float, np.int64, bool, np.int64, float, float, bool)
 
 
-def _scratch(slot: int, size: int, dtype) -> np.ndarray:
-    """A reusable work array of at least ``size`` elements for this thread (the event records
-    are written there first: memory that is already mapped costs no page faults)."""
-    buffers = _local.__dict__.setdefault("buffers", {})
-    buffer = buffers.get(slot)
-    if buffer is None or buffer.size < size or buffer.dtype != dtype:
-        buffer = buffers[slot] = np.empty(size, dtype)
-    return buffer[:size]
+def _scratch(events: int, shapes) -> list[np.ndarray]:
+    """Reusable work arrays of this thread for the records of ``events`` events (times, indices,
+    input flags, input slots, states, tangents, imminent flags; per event of the given shapes).
+    The records are written there first: memory that is already mapped costs no page faults."""
+    buffers = _local.__dict__.setdefault("buffers", [np.empty(0, dtype) for dtype in _RECORD_TYPES])
+    sizes = [events * math.prod(shape) for shape in shapes]
+    for i, size in enumerate(sizes):
+        if buffers[i].size < size:
+            buffers[i] = np.empty(size, _RECORD_TYPES[i])
+    return [buffer[:size] for buffer, size in zip(buffers, sizes)]
 
 
 def _by_trial(counts, events, fills, shapes):

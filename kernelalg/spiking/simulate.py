@@ -110,7 +110,7 @@ def _inputs(times, sources, B: int) -> tuple[np.ndarray, np.ndarray]:
         times = np.broadcast_to(times, (B, times.shape[1]))
     if sources.shape != times.shape:
         sources = np.broadcast_to(sources, times.shape)
-    if np.isnan(times).any() or (times == -np.inf).any():
+    if not (times > -np.inf).all():  # catches nan and -inf
         raise InputError("input spike times must be numbers or +inf (no spike)")
     return times, sources.astype(np.int64, copy=False)
 
@@ -138,7 +138,7 @@ def setup(model, W_in, W_net, x0, times, sources, T: float, batch: int | None = 
     x0 = np.asarray(x0, float)
     if W_net.shape != (N, N) or x0.shape[-2:] != (model.D, N):
         raise InputError(f"shapes: W_in {W_in.shape}, W_net {W_net.shape}, x0 {x0.shape} for D = {model.D}")
-    if not (np.isfinite(W_in).all() and np.isfinite(W_net).all() and np.isfinite(x0).all()):
+    if not all(np.isfinite(a).all() for a in (W_in, W_net, x0)):
         raise InputError("weights and initial states must be finite")
     if not (np.isfinite(T) and T > 0):
         raise InputError(f"trial length T must be positive and finite, got {T!r}")
@@ -148,9 +148,9 @@ def setup(model, W_in, W_net, x0, times, sources, T: float, batch: int | None = 
         raise InputError(f"inputs: {times.shape[0]} trials for batch {B}, sources must lie in [0, {Nin})")
     S = times.shape[1]
     t_in, src, slot = np.full((B, S + 1), np.inf), np.zeros((B, S + 1), np.int64), np.zeros((B, S + 1), np.int64)
-    slot[:, :S] = np.argsort(times, axis=1, kind="stable")
+    order = slot[:, :S] = np.argsort(times, axis=1, kind="stable")
     rows = np.arange(B)[:, None]
-    t_in[:, :S], src[:, :S] = times[rows, slot[:, :S]], sources[rows, slot[:, :S]]
+    t_in[:, :S], src[:, :S] = times[rows, order], sources[rows, order]
     x0 = x0 if x0.shape == (B, model.D, N) else np.broadcast_to(x0, (B, model.D, N))
     return Setup(np.ascontiguousarray(W_in), np.ascontiguousarray(W_net), np.ascontiguousarray(x0),
                  t_in, src, slot, float(T), _layout(N, Nin, S, model.D))
