@@ -165,7 +165,7 @@ def test_cli_deep_mnist5k_quick_with_mlp_anchor(tmp_path, capsys):
     assert metrics["silent_before"] == 1.0 and metrics["mlp_test_acc"] > 0.6
     record = json.loads((tmp_path / "deep-mnist5k.json").read_text())
     config = record["runs"][0]["config"]
-    assert config["binarize"] and config["flip"] == 0.02 and record["runs"][0]["sizes"][0] == 784
+    assert config["levels"] == 2 and config["flip"] == 0.02 and record["runs"][0]["sizes"][0] == 784
     assert len(record["runs"][0]["raster_after"]["trace_V"]) == 10  # output neurons' membrane traces
 
 
@@ -189,14 +189,17 @@ def test_deep_inputs_merged_per_spike_time_are_exact():
                                    rtol=1e-12)
 
 
-def test_bit_flips():
+def test_quantised_inputs_and_flips():
     rng = np.random.default_rng(0)
     X = (rng.random((200, 300)) < 0.3).astype(float)
     flipped = spiking_deep.flip_bits(X, 0.05, np.random.default_rng(1))
     assert set(np.unique(flipped)) <= {0.0, 1.0}
     assert abs(np.mean(flipped != X) - 0.05) < 0.003
     assert spiking_deep.flip_bits(X, 0.0, rng) is X
-    with pytest.raises(InputError, match="binarize"):
+    np.testing.assert_array_equal(spiking_deep.quantise(np.array([0.0, 0.3, 0.34, 0.5, 0.7, 1.0]), 2),
+                                  [0.0, 0.0, 0.5, 0.5, 1.0, 1.0])
+    np.testing.assert_array_equal(spiking_deep.quantise(np.array([0.49, 0.5, 1.0]), 1), [0.0, 1.0, 1.0])
+    with pytest.raises(InputError, match="levels"):
         spiking_deep.DeepConfig("digits", flip=0.02)
 
 

@@ -60,8 +60,8 @@ class DeepConfig:
     w_scale: float = 0.5  # initial weights U(+-w_scale / sqrt(fan_in))
     t_max: float = 1.0  # input spikes lie in [0, t_max)
     fields: int = 0  # > 1: Gaussian receptive fields per feature (population code)
-    binarize: bool = False  # features >= 1/2 spike at t = 0, the others never
-    flip: float = 0.0  # training augmentation: each binary input flips with this probability
+    levels: int = 0  # >= 1: features quantised to this many spike times (1: binary code), see quantise
+    flip: float = 0.0  # training augmentation: each quantised input is reflected with this probability
     anchor: bool = False  # also train a conventional MLP of the same size (scikit-learn)
     train_size: int | None = None
     test_size: int | None = None
@@ -75,7 +75,8 @@ class DeepConfig:
                   "decay_epochs > 0": self.decay_epochs > 0, "gamma >= 0": self.gamma >= 0,
                   "w_scale > 0": self.w_scale > 0, "0 < t_max < T": 0 < self.t_max < T,
                   "fields = 0 or >= 2": self.fields == 0 or self.fields >= 2,
-                  "0 <= flip < 1/2": 0 <= self.flip < 0.5, "binarize for flip > 0": self.binarize or not self.flip,
+                  "0 <= flip < 1/2": 0 <= self.flip < 0.5, "levels >= 0": self.levels >= 0,
+                  "levels >= 1 for flip > 0": self.levels >= 1 or not self.flip,
                   "hidden sizes >= 1": len(self.hidden) == 2 and min(self.hidden) >= 1}
         failed = [name for name, ok in checks.items() if not ok]
         if failed:
@@ -85,9 +86,9 @@ class DeepConfig:
 DEFAULTS = {
     "yinyang": DeepConfig("yinyang", hidden=(60, 60), epochs=30, decay_epochs=30, gamma=0.05, fields=8),
     "digits": DeepConfig("digits", epochs=80, decay_epochs=80, batch=25, gamma=0.03, w_scale=0.3),
-    "mnist5k": DeepConfig("mnist5k", epochs=60, decay_epochs=60, batch=50, lr=2e-3, gamma=0.03, binarize=True,
+    "mnist5k": DeepConfig("mnist5k", epochs=60, decay_epochs=60, batch=50, lr=2e-3, gamma=0.03, levels=2,
                           flip=0.02, anchor=True),
-    "mnist": DeepConfig("mnist", epochs=30, decay_epochs=30, gamma=0.03, binarize=True, flip=0.02),
+    "mnist": DeepConfig("mnist", epochs=30, decay_epochs=30, gamma=0.03, levels=2, flip=0.02),
 }
 QUICK = {"hidden": (20, 20), "epochs": 6, "batch": 50, "lr": 2e-2, "train_size": 400, "test_size": 200}
 QUICK_DIGITS = {"hidden": (40, 40), "epochs": 10, "batch": 25, "lr": 1e-2, "train_size": 600}  # slower start
@@ -121,7 +122,7 @@ def load(config: DeepConfig) -> tuple[datasets.Dataset, datasets.Dataset]:
 
     def head(d: datasets.Dataset, n: int | None) -> datasets.Dataset:
         X = d.X if config.fields < 2 else receptive_fields(d.X, config.fields)
-        X = (X >= 0.5).astype(float) if config.binarize else X
+        X = quantise(X, config.levels) if config.levels else X
         return datasets.Dataset(X[:n], d.y[:n], d.classes)
 
     return head(train, config.train_size), head(test, config.test_size)
@@ -303,8 +304,16 @@ def raster(net: Network, params, x: np.ndarray, backend: str | None = None) -> d
             "trace_t": grid.tolist(), "trace_V": np.clip(V[:, list(net.outputs)], -10, 10).T.tolist()}
 
 
+def quantise(X: np.ndarray, levels: int) -> np.ndarray:
+    """Features x in [0, 1] on ``levels`` + 1 equal bins: the lowest bin sends no spike (0),
+    bin l >= 1 the value l / levels (spike time t_max (1 - l / levels)).  One level is the
+    binary code (x >= 1/2 spikes at t = 0)."""
+    return np.minimum(np.floor(np.asarray(X, float) * (levels + 1)), levels) / levels
+
+
 def flip_bits(X: np.ndarray, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Binary inputs with every bit (pixel and sample) flipped independently with probability p."""
+    """Quantised inputs with every entry (pixel and sample) reflected, x -> 1 - x, independently
+    with probability p: for the binary code a bit flip (spike <-> no spike)."""
     return np.abs(X - (rng.random(X.shape) < p)) if p else X
 
 
@@ -320,7 +329,7 @@ def mlp_anchor(config: DeepConfig) -> dict:
 
     from sklearn.exceptions import ConvergenceWarning
 
-    train_set, test_set = load(replace(config, binarize=False, flip=0.0))
+    train_set, test_set = load(replace(config, levels=0, flip=0.0))
     start = time.perf_counter()
     mlp = MLPClassifier(hidden_layer_sizes=tuple(config.hidden), max_iter=500, random_state=config.seed)
     with warnings.catch_warnings():

@@ -195,7 +195,7 @@ def figure(result: RNNRun, path) -> None:
     from kernelalg.experiments.figures import pyplot
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
     ax = axes[0]
     ax.loglog(np.arange(1, len(result.loss) + 1), result.loss)
     ax.set(xlabel="trial + 1", ylabel="loss", title="recurrent QIF network")
@@ -216,8 +216,8 @@ def figure(result: RNNRun, path) -> None:
         ax.plot(grid, np.clip(V, -4, 4) + 10 * i, color=f"C{i}", lw=0.8, label=f"neuron {i}")
         for t in result.targets[i][:-1]:
             ax.plot([t, t], [10 * i + 4.5, 10 * i + 5.5], color=f"C{i}", lw=1.5)
-    ax.set(xlabel="time", ylabel="V (clipped to +-4; offset 10 per neuron)", xlim=(0, T),
-           title="membrane potential after training (targets: ticks)")
+    ax.set(xlabel="time", ylabel="V, clipped at +-4 (+10 per neuron)", xlim=(0, T),
+           title="membrane potential after training\n(targets: ticks)")
     ax.legend(fontsize=7, loc="lower right")
     ax = axes[3]
     rows = [("targets", [t[:-1] for t in result.targets], "0.5"), ("learned", result.final["spikes"], "C0"),
@@ -227,8 +227,9 @@ def figure(result: RNNRun, path) -> None:
             y = 3 * i + r * 0.8
             ax.scatter(times, np.full(len(times), y), marker="|", s=120, color=colour,
                        label=label if i == 0 else None)
-    ax.set(xlim=(0, T), yticks=[0.8, 3.8], yticklabels=["neuron 0", "neuron 1"], xlabel="time",
-           title=f"spikes (without non-target recurrence: loss {result.ablated['loss']:.2g})")
+    ax.set(xlim=(0, T), ylim=(-0.6, 6.8), yticks=[0.8, 3.8], yticklabels=["neuron 0", "neuron 1"], xlabel="time",
+           title=f"spikes; non-target neurons' recurrent inputs off:\nloss {result.ablated['loss']:.2g} "
+                 f"(trained: {result.final['loss']:.2g})")
     ax.legend(fontsize=7, loc="upper right", ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
