@@ -26,8 +26,8 @@ from kernelalg.spiking import loops
 from kernelalg.spiking.models.base import KERNELS
 from kernelalg.spiking.simulate import Setup, Trace, exhausted
 
-FUNCTIONS = ("simulate_batch", "_next_spike", "backward_batch", "outputs_batch", "outputs_vjp_batch", "rates_batch",
-             "rate_inputs_batch", "rate_inputs_vjp_batch")
+FUNCTIONS = ("simulate_batch", "_next_spike", "backward_batch", "outputs_batch", "_ordinary_spikes",
+             "outputs_vjp_batch", "rates_batch", "rate_inputs_batch", "_rate_pass", "rate_inputs_vjp_batch")
 _registered: set[int] = set()
 
 

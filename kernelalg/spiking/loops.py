@@ -249,17 +249,14 @@ def outputs_batch(p, rec_t, rec_i, rec_in, rec_dt, x_end, dx_end, T, neuron, inp
     B, n_slots = times.shape
     P = grads.shape[2]
     g = np.empty(x_end.shape[1:])
+    events = np.empty(n_slots, np.int64)
     for b in range(B):
-        m = 0
-        for k in range(rec_t.shape[1]):
-            if m == n_slots:
-                break
-            if rec_i[b, k] == neuron and not rec_in[b, k]:
-                times[b, m] = rec_t[b, k]
-                pseudo[b, m] = False
-                for q in range(P):
-                    grads[b, m, q] = rec_dt[b, k, q]
-                m += 1
+        m = _ordinary_spikes(rec_i[b], rec_in[b], neuron, events)
+        for slot in range(m):
+            times[b, slot] = rec_t[b, events[slot]]
+            pseudo[b, slot] = False
+            for q in range(P):
+                grads[b, slot, q] = rec_dt[b, events[slot], q]
         for slot in range(m, n_slots):
             t, d_in = k_pseudospike(p, x_end[b], neuron, float(slot + 1 - m), inputs[b, neuron], T, g)
             times[b, slot] = t
@@ -271,19 +268,29 @@ def outputs_batch(p, rec_t, rec_i, rec_in, rec_dt, x_end, dx_end, T, neuron, inp
                 grads[b, slot, q] = s + d_in * d_inputs[b, neuron, q]
 
 
+def _ordinary_spikes(index, is_input, neuron, events):
+    """Positions of the first ``len(events)`` ordinary spikes of ``neuron`` in one trial's
+    records into ``events``; returns how many there are."""
+    m = 0
+    for k in range(index.shape[0]):
+        if m == events.shape[0]:
+            break
+        if index[k] == neuron and not is_input[k]:
+            events[m] = k
+            m += 1
+    return m
+
+
 def outputs_vjp_batch(p, rec_t, rec_i, rec_in, x_end, T, neuron, inputs, lam, dL_dt, dL_dx, dL_din):
     """Reverse mode of :func:`outputs_batch`: adds lam (B, n) into the event-time, end-state and
     pseudo-input adjoints."""
     B, n_slots = lam.shape
     g = np.empty(x_end.shape[1:])
+    events = np.empty(n_slots, np.int64)
     for b in range(B):
-        m = 0
-        for k in range(rec_t.shape[1]):
-            if m == n_slots:
-                break
-            if rec_i[b, k] == neuron and not rec_in[b, k]:
-                dL_dt[b, k] += lam[b, m]
-                m += 1
+        m = _ordinary_spikes(rec_i[b], rec_in[b], neuron, events)
+        for slot in range(m):
+            dL_dt[b, events[slot]] += lam[b, slot]
         for slot in range(m, n_slots):
             if lam[b, slot] == 0.0:
                 continue
@@ -307,19 +314,25 @@ def rate_inputs_batch(p, x_end, W, passes, inputs):
     """The rate network's input after ``passes`` passes, inputs_i = sum_j W_ij r_j(input_j)
     (see :func:`kernelalg.spiking.outputs.rate_inputs`), per trial into ``inputs`` (B, N)."""
     B, _, N = x_end.shape
-    g = np.empty((D, N))
-    r = np.empty(N)
+    r, r_x, r_in = np.empty(N), np.empty((D, N)), np.empty(N)
     for b in range(B):
         inputs[b].fill(0.0)
         for _ in range(passes):
-            for n in range(N):
-                rate, _ = k_rate(p, x_end[b], n, inputs[b, n], g)
-                r[n] = rate
-            for i in range(N):
-                s = 0.0
-                for j in range(N):
-                    s += W[i, j] * r[j]
-                inputs[b, i] = s
+            _rate_pass(p, x_end[b], W, inputs[b], r, r_x, r_in)
+
+
+def _rate_pass(p, x, W, inputs, r, r_x, r_in):
+    """One pass of the rate network of a trial: the rates r (N,) at ``inputs`` with their
+    partials r_x (D, N) and r_in (N,), then inputs <- W r."""
+    N = r.shape[0]
+    for n in range(N):
+        rate, rate_in = k_rate(p, x, n, inputs[n], r_x)
+        r[n], r_in[n] = rate, rate_in
+    for i in range(N):
+        s = 0.0
+        for j in range(N):
+            s += W[i, j] * r[j]
+        inputs[i] = s
 
 
 def rate_inputs_vjp_batch(p, x_end, W, passes, lam_in, dW, dx):
@@ -331,14 +344,7 @@ def rate_inputs_vjp_batch(p, x_end, W, passes, lam_in, dW, dx):
     for b in range(B):
         inputs.fill(0.0)
         for stage in range(passes):
-            for n in range(N):
-                rate, rate_in = k_rate(p, x_end[b], n, inputs[n], r_x[stage])
-                r[stage, n], r_in[stage, n] = rate, rate_in
-            for i in range(N):
-                s = 0.0
-                for j in range(N):
-                    s += W[i, j] * r[stage, j]
-                inputs[i] = s
+            _rate_pass(p, x_end[b], W, inputs, r[stage], r_x[stage], r_in[stage])
         for n in range(N):
             lam[n] = lam_in[b, n]
             for d in range(D):
