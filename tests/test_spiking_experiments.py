@@ -12,6 +12,7 @@ from kernelalg import datasets
 from kernelalg.cli import main
 from kernelalg.errors import InputError
 from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
+from kernelalg.spiking.backend import resolve
 from kernelalg.spiking.outputs import output_times, rate_inputs
 from kernelalg.spiking.simulate import simulate
 from tests.test_datasets_optim import _idx
@@ -45,7 +46,9 @@ def test_cli_single_quick_json(tmp_path, capsys):
     assert main(["spiking", "single", "--quick", "--json", "--no-figures", "--out-dir", str(tmp_path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"loss", "t_out", "trials"} and out["trials"] == 300
-    assert (tmp_path / "single.json").exists()
+    record = json.loads((tmp_path / "single.json").read_text())
+    assert record["backend"] == resolve() and 0 < record["cpu_seconds"] and 0 < record["seconds"]
+    assert len(record["load_average"]) == 3
 
 
 def test_recurrent_network_task_and_first_trials():
@@ -56,6 +59,15 @@ def test_recurrent_network_task_and_first_trials():
         assert target[-1] == 1.1 * spiking_rnn.T and (np.diff(target[:-1]) >= 1.0).all()
     run = spiking_rnn.run(trials=20, show_progress=False)
     assert run.loss[-1] < run.loss[0]
+
+
+def test_cli_rnn_quick_json(tmp_path, capsys):
+    assert main(["spiking", "rnn", "--quick", "--json", "--no-figures", "--out-dir", str(tmp_path)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"loss", "targets_reached", "trials", "loss_without_nontarget_recurrence"}
+    record = json.loads((tmp_path / "rnn.json").read_text())
+    assert record["trials"] == 300 and len(record["loss_curve"]) == 301 and record["loss"] == out["loss"]
+    assert record["backend"] == resolve() and 0 < record["cpu_seconds"] and 0 < record["seconds"]
 
 
 @pytest.mark.slow

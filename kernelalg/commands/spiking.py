@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from kernelalg.errors import InputError
 from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
 from kernelalg.experiments.figures import pyplot
-from kernelalg.spiking.backend import BACKENDS, ENVIRONMENT
+from kernelalg.spiking.backend import BACKENDS, ENVIRONMENT, resolve
 from kernelalg.spiking.models import MODELS
 from kernelalg.spiking.single import first_spike
 
@@ -46,6 +47,15 @@ def _finish(args, out: Path, name: str, module, result, metrics: dict, record: d
     return 0
 
 
+def _timed(run, backend: str | None):
+    """``run()`` and its cost: wall and CPU seconds, the spiking backend, the load average (1, 5,
+    15 min) at the end (wall time on a shared machine grows with the load, CPU time much less)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run()
+    return result, {"seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
+                    "backend": resolve(backend), "load_average": list(os.getloadavg())}
+
+
 def _concept(args) -> int:
     out = _out_dir(args)
     result = spiking_concept.run(points=101 if args.quick else 1001, show_progress=not args.json,
@@ -60,24 +70,21 @@ def _concept(args) -> int:
 
 def _single(args) -> int:
     out = _out_dir(args)
-    start = time.perf_counter()
-    result = spiking_single.run(trials=300 if args.quick else 3000, show_progress=not args.json,
-                                backend=args.backend)
-    seconds = time.perf_counter() - start
+    result, times = _timed(lambda: spiking_single.run(trials=300 if args.quick else 3000, show_progress=not args.json,
+                                                       backend=args.backend), args.backend)
+    seconds = times["seconds"]
     metrics = {"loss": result.loss[-1], "t_out": result.t_out[-1], "trials": result.trials}
     summary = (f"single QIF neuron, {result.trials} trials ({seconds:.1f} s): loss {result.loss[0]:.4g} -> "
                f"{result.loss[-1]:.3g}; outputs {result.t_out[0]} -> {result.t_out[-1]} (targets "
                f"{list(spiking_single.TARGETS)})")
-    return _finish(args, out, "single", spiking_single, result, metrics, {**result.as_dict(), "seconds": seconds},
-                   summary)
+    return _finish(args, out, "single", spiking_single, result, metrics, {**result.as_dict(), **times}, summary)
 
 
 def _rnn(args) -> int:
     out = _out_dir(args)
-    start = time.perf_counter()
-    result = spiking_rnn.run(trials=300 if args.quick else 10_000, show_progress=not args.json,
-                             backend=args.backend)
-    seconds = time.perf_counter() - start
+    result, times = _timed(lambda: spiking_rnn.run(trials=300 if args.quick else 10_000, show_progress=not args.json,
+                                                    backend=args.backend), args.backend)
+    seconds = times["seconds"]
     ablated = result.ablation_summary()
     metrics = {"loss": result.loss[-1], "targets_reached": result.targets_reached, "trials": result.trials,
                "loss_without_nontarget_recurrence": ablated["loss"]}
@@ -85,7 +92,7 @@ def _rnn(args) -> int:
                f"{result.loss[-1]:.3g}; all targets reached: {result.targets_reached}; with the non-target "
                f"neurons' recurrent inputs off: loss {ablated['loss']:.3g}, targets reached: "
                f"{ablated['targets_reached']}")
-    return _finish(args, out, "rnn", spiking_rnn, result, metrics, {**result.as_dict(), "seconds": seconds}, summary)
+    return _finish(args, out, "rnn", spiking_rnn, result, metrics, {**result.as_dict(), **times}, summary)
 
 
 def _deep(args) -> int:
