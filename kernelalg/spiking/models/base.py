@@ -95,7 +95,6 @@ class Neuron(ABC):
     @abstractmethod
     def pseudo_rate(self, x, inputs): ...
 
-
     # kernels (one neuron; compiled by Numba)
 
     @staticmethod
