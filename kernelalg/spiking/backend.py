@@ -8,6 +8,7 @@ and agrees with it to rounding.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 
@@ -23,7 +24,12 @@ def resolve(backend: str | None = None) -> str:
     if name not in BACKENDS:
         source = "backend" if backend else ENVIRONMENT
         raise InputError(f"{source} must be one of {', '.join(BACKENDS)}, got {name!r}")
-    if name == "numba" and importlib.util.find_spec("numba") is None:
+    if name == "numba" and not _numba_installed():
         raise InputError(f"the compiled spiking backend needs numba (pip install numba); "
                          f"or select the NumPy one: {ENVIRONMENT}=numpy")
     return name
+
+
+@functools.cache
+def _numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None

@@ -113,15 +113,15 @@ def _scratch(events: int, shapes) -> list[np.ndarray]:
 def _by_trial(counts, events, fills, shapes):
     """Event records listed trial after trial as new arrays (B, K, ...) with K the most events
     of a trial, padded with ``fills``."""
+    if len(counts) == 1:
+        K = int(counts[0])
+        return [values[:K * math.prod(shape)].reshape(1, K, *shape).copy() for values, shape in zip(events, shapes)]
     B, K = len(counts), int(counts.max())
     ends = np.cumsum(counts).tolist()
     starts = [0, *ends[:-1]]
     out = []
     for values, fill, shape in zip(events, fills, shapes):
         values = values[:ends[-1] * math.prod(shape)].reshape(ends[-1], *shape)
-        if B == 1:
-            out.append(values.copy()[None])
-            continue
         array = np.empty((B, K, *shape), dtype=values.dtype)
         for b, (start, end) in enumerate(zip(starts, ends)):
             array[b, :end - start] = values[start:end]
