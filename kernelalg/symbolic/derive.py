@@ -63,14 +63,16 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     return candidate if _agree(candidate, expr) else expr
 
 
-def _dump(e: Expectation) -> str:
+def dump_expectation(e: Expectation) -> str:
+    """Cache text of a derived expectation (read back by :func:`load_expectation`)."""
     return json.dumps({"expr": sp.srepr(e.expr), "route": list(e.route), "diverges": e.diverges})
 
 
-def _load(text: str) -> Expectation | None:
+def load_expectation(text: str) -> Expectation | None:
+    """An expectation from its cache text, or None if the text is not one."""
     try:
         d = json.loads(text)
-        # Our own cache file, written by _dump: srepr text read back with SymPy's constructors.
+        # Our own cache file, written by dump_expectation: srepr text read back with SymPy's constructors.
         return Expectation(sp.sympify(d["expr"], locals=NAMESPACE), tuple(d["route"]), d["diverges"])
     except (ValueError, KeyError, TypeError, sp.SympifyError):
         return None
@@ -88,13 +90,13 @@ def expectation(f: str | Function, g: str | Function, use_cache: bool = True) ->
     path = cache.path_for("derivations", cache.key(ENGINE_REVISION, f.key, g.key), ".json")
     if use_cache:
         text = cache.read_text(path)
-        loaded = _load(text) if text else None
+        loaded = load_expectation(text) if text else None
         if loaded is not None:
             return loaded
     outcome = expect(_checked(f), _checked(g))
     result = Expectation(tidy(outcome.expr), outcome.route, outcome.diverges)
     if use_cache:
-        cache.write_atomic(path, _dump(result))
+        cache.write_atomic(path, dump_expectation(result))
     return result
 
 

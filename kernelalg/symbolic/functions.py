@@ -68,10 +68,11 @@ def _build(node: ast.AST, text: str, names: dict[str, object]) -> object:
     raise ExpressionError(f"unsupported syntax ({type(node).__name__}) in {text!r}")
 
 
-def parse(text: str, params: dict[str, sp.Expr] | None = None) -> sp.Expr:
+def parse(text: str, params: dict[str, sp.Expr] | None = None, free: tuple[sp.Symbol, ...] = ()) -> sp.Expr:
     """Parse ``text`` into a real SymPy expression in ``x`` (whitelisted AST, no eval).
 
-    ``params`` maps extra names (catalog parameters) to the values substituted for them.
+    ``params`` maps extra names (catalog parameters) to the values substituted for them;
+    ``free``: symbols besides x the result may contain (a parameter kept symbolic).
     """
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("empty expression")
@@ -87,15 +88,15 @@ def parse(text: str, params: dict[str, sp.Expr] | None = None) -> sp.Expr:
         raise
     except (TypeError, ValueError, ZeroDivisionError, RecursionError, sp.SympifyError) as exc:
         raise ExpressionError(f"cannot build expression {text!r}: {exc}") from None
-    return validate(expr, text)
+    return validate(expr, text, free)
 
 
-def validate(expr: object, text: str = "") -> sp.Expr:
-    """Check that ``expr`` is a real-valued SymPy expression whose only free symbol is x."""
+def validate(expr: object, text: str = "", free: tuple[sp.Symbol, ...] = ()) -> sp.Expr:
+    """Check that ``expr`` is a real-valued SymPy expression whose only free symbols are x and ``free``."""
     label = text or str(expr)
     if not isinstance(expr, sp.Expr):
         raise ExpressionError(f"{label!r} is not an expression")
-    extra = expr.free_symbols - {x}
+    extra = expr.free_symbols - {x, *free}
     if extra:
         names = ", ".join(sorted(str(s) for s in extra))
         raise ExpressionError(f"expression {label!r} has free symbols other than x: {names}")

@@ -1,0 +1,130 @@
+"""A network of layers: its infinite-width kernels, their hyperparameter gradients, and its finite version.
+
+``serial(*layers)`` returns a :class:`Network`.  Called on inputs X (N, *spatial, C) and
+optionally Y, it returns the kernels of the network output like ``Kernel``: NNGP S, SG-NTK I
+(J f on X, J~ f on Y) and naive NTK T, of shape (N, M) for a flat output or
+(N, M, *spatial, *spatial) otherwise.  ``initialize``/``apply``/``empirical_kernel`` run a
+finite network of the same layers (widths given at initialisation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kernelalg.errors import InputError
+from kernelalg.layers.core import Serial
+from kernelalg.layers.evaluate import OUTPUTS, as_inputs, cross_pass, self_pass
+from kernelalg.layers.record import Request
+from kernelalg.numeric.allocator import keep_freed_memory
+from kernelalg.numeric.kernels import KernelResult
+
+
+def _request(outputs, wrt=()) -> Request:
+    outputs = tuple(outputs)
+    unknown = set(outputs) - set(OUTPUTS)
+    if unknown or not outputs:
+        raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
+    return Request(sgntk="sgntk" in outputs, ntk="ntk" in outputs, wrt=tuple(wrt))
+
+
+@dataclass(frozen=True)
+class Network(Serial):
+    """Layers in series, with kernel evaluation and a finite implementation."""
+
+    # --- kernels -------------------------------------------------------------------------
+
+    def _pair(self, X, Y):
+        X = as_inputs(X, "X")
+        Y = X if Y is None else as_inputs(Y, "Y")
+        if X.shape[1:] != Y.shape[1:]:
+            raise InputError(f"X and Y must have the same shape per input, got {X.shape[1:]} and {Y.shape[1:]}")
+        return X, Y
+
+    def _evaluate(self, X, Y, request: Request, outputs, workers: int, same_offset: int | None = None):
+        keep_freed_memory()
+        kept_x, _ = self_pass(self, X, request)
+        kept_y = kept_x if Y is X else self_pass(self, Y, request)[0]
+        out_spatial = self.spatial_out(X.shape[1:-1])
+        shape = (X.shape[0], Y.shape[0], *out_spatial, *out_spatial)
+        results = {name: np.empty(shape) for name in outputs}
+        gradients = {name: {o: np.empty(shape) for o in outputs} for name in request.wrt}
+        if same_offset is None and Y is X:
+            same_offset = 0
+        cross_pass(self, X, Y, request, kept_x, kept_y, same_offset, results, gradients, workers)
+        return KernelResult(**results), {name: KernelResult(**g) for name, g in gradients.items()}
+
+    def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2) -> KernelResult:
+        """Kernels between the inputs X (N, *spatial, C) and Y (M, *spatial, C; default X)."""
+        X, Y = self._pair(X, Y)
+        return self._evaluate(X, Y, _request(outputs), outputs, workers)[0]
+
+    def rows(self, X_rows, Y, start: int | None = None, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
+        """Rows of K(X, Y) for a slice ``X_rows`` of X (one thread): the unit of work of the Dask
+        adapter.  ``start``: the slice's first index when X is Y (entries of equal inputs exact)."""
+        X_rows, Y = self._pair(X_rows, Y)
+        return self._evaluate(X_rows, Y, _request(outputs), outputs, 1, start)[0]
+
+    def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
+        """K(x_i, x_i) for each input, without forming the N x M kernels."""
+        X = as_inputs(X, "X")
+        _, final = self_pass(self, X, _request(outputs))
+        return KernelResult(**{name: final[name] for name in outputs})
+
+    def value_and_gradient(self, X, Y=None, wrt: tuple[str, ...] = ("sigma_w", "sigma_b"),
+                           outputs: tuple[str, ...] = ("nngp", "sgntk"), workers: int = 2):
+        """(kernels, {name: their derivatives}) with respect to the hyperparameters ``wrt``:
+        "sigma_w" / "sigma_b" (shared by every Dense and Conv layer: the derivative moves all of
+        them together) and "psi.<parameter>" (a catalog parameter of the surrogates, e.g.
+        "psi.sigma" for the Gaussian's width).  Derivatives of the NNGP and SG-NTK only."""
+        if "ntk" in outputs:
+            raise InputError("hyperparameter derivatives are available for the nngp and sgntk outputs only")
+        known = self.hyperparameters()
+        unknown = [name for name in wrt if name not in known]
+        if unknown:
+            raise InputError(f"unknown hyperparameter(s) {unknown}; this network has {sorted(known)}")
+        X, Y = self._pair(X, Y)
+        return self._evaluate(X, Y, _request(outputs, wrt), outputs, workers)
+
+    # --- finite network ------------------------------------------------------------------
+
+    def initialize(self, input_shape: tuple[int, ...], width: int, seed: int | None = 0):
+        """Parameters of a finite network for inputs of shape (*spatial, C); hidden layers
+        without an explicit ``out`` get ``width`` channels."""
+        if not (isinstance(width, (int, np.integer)) and width >= 1):
+            raise InputError(f"width must be a positive integer, got {width!r}")
+        params, _ = self.init(np.random.default_rng(seed), tuple(input_shape), int(width))
+        return params
+
+    def apply(self, params, X) -> np.ndarray:
+        """The finite network's outputs on X."""
+        return self.forward(params, as_inputs(X, "X"))[0]
+
+    def empirical_kernel(self, params, X, Y=None) -> np.ndarray:
+        """J f(x) J~ f(y)^T of the first output unit, shape (N, M): the empirical SG-NTK."""
+        X, Y = self._pair(X, Y)
+        out_x, cache_x = self.forward(params, X)
+        out_y, cache_y = (out_x, cache_x) if Y is X else self.forward(params, Y)
+        if out_x.ndim != 2:
+            raise InputError(f"the empirical kernel needs a flat network output, got shape {out_x.shape[1:]}")
+        return self.backward_pair(params, cache_x, cache_y, _unit(out_x), _unit(out_y))[2]
+
+    def jacobian(self, params, X, surrogate: bool) -> np.ndarray:
+        """Per-sample gradients of the first output unit w.r.t. all parameters, (N, P): J f,
+        or J~ f with ``surrogate``.  For small networks (tests)."""
+        X = as_inputs(X, "X")
+        out, cache = self.forward(params, X)
+        grads = self.parameter_gradients(params, cache, _unit(out), surrogate)
+        return np.concatenate([g.reshape(X.shape[0], -1) for g in grads], axis=1)
+
+
+def _unit(out: np.ndarray) -> np.ndarray:
+    delta = np.zeros_like(out)
+    delta[:, 0] = 1.0
+    return delta
+
+
+def serial(*layers) -> Network:
+    """Compose layers (or tuples of layers) into a network."""
+    return Network(layers)
