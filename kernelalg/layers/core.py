@@ -55,7 +55,7 @@ class Layer:
 
     def init(self, rng: np.random.Generator, shape: tuple[int, ...], width: int):
         """(params, output shape) for per-sample input ``shape`` (spatial..., channels)."""
-        return (), shape
+        return (), (*self.spatial_out(tuple(shape[:-1])), shape[-1])
 
     def forward(self, params, z: Array):
         """(output, cache) for a batch z of shape (N, *shape)."""

@@ -94,7 +94,7 @@ class _Weights(Layer):
     def forward(self, params, z):
         W, b = params
         P = self._patches(z)
-        h = P.reshape(*P.shape[:-2], -1) @ W.reshape(-1, W.shape[-1])
+        h = (P.reshape(-1, W[..., 0].size) @ W.reshape(-1, W.shape[-1])).reshape(*P.shape[:-2], W.shape[-1])
         h *= self._scale(W)
         if self.sigma_b:
             h += self.sigma_b * b
@@ -102,7 +102,8 @@ class _Weights(Layer):
 
     def backward(self, params, z, delta, surrogate):
         W, _ = params
-        g = (delta @ W.reshape(-1, W.shape[-1]).T) * self._scale(W)
+        g = (delta.reshape(-1, W.shape[-1]) @ W.reshape(-1, W.shape[-1]).T).reshape(*delta.shape[:-1], -1)
+        g *= self._scale(W)
         wins = self._windows(z.shape[1:-1])
         if wins is None:
             return g
@@ -242,6 +243,9 @@ class Flatten(Layer):
     def kernel(self, record, side):
         nd = len(record.spatial)
         return record.linear(lambda v: pair_trace(v, nd), ())
+
+    def init(self, rng, shape, width):
+        return (), (int(np.prod(shape)),)
 
     def forward(self, params, z):
         return z.reshape(z.shape[0], -1), z.shape

@@ -15,7 +15,7 @@ import numpy as np
 
 from kernelalg.errors import InputError
 from kernelalg.layers.core import Serial
-from kernelalg.layers.evaluate import OUTPUTS, as_inputs, cross_pass, self_pass
+from kernelalg.layers.evaluate import BLOCK_ELEMENTS, OUTPUTS, as_inputs, cross_pass, self_pass
 from kernelalg.layers.record import Request
 from kernelalg.numeric.allocator import keep_freed_memory
 from kernelalg.numeric.kernels import KernelResult
@@ -42,23 +42,29 @@ class Network(Serial):
             raise InputError(f"X and Y must have the same shape per input, got {X.shape[1:]} and {Y.shape[1:]}")
         return X, Y
 
-    def _evaluate(self, X, Y, request: Request, outputs, workers: int, same_offset: int | None = None):
+    def _evaluate(self, X, Y, request: Request, outputs, workers: int, same_offset: int | None = None,
+                  block_elements: int | None = None):
         keep_freed_memory()
-        kept_x, _ = self_pass(self, X, request)
-        kept_y = kept_x if Y is X else self_pass(self, Y, request)[0]
+        budget = block_elements or BLOCK_ELEMENTS
+        kept_x, _ = self_pass(self, X, request, budget)
+        kept_y = kept_x if Y is X else self_pass(self, Y, request, budget)[0]
         out_spatial = self.spatial_out(X.shape[1:-1])
         shape = (X.shape[0], Y.shape[0], *out_spatial, *out_spatial)
         results = {name: np.empty(shape) for name in outputs}
         gradients = {name: {o: np.empty(shape) for o in outputs} for name in request.wrt}
         if same_offset is None and Y is X:
             same_offset = 0
-        cross_pass(self, X, Y, request, kept_x, kept_y, same_offset, results, gradients, workers)
+        cross_pass(self, X, Y, request, kept_x, kept_y, same_offset, results, gradients, workers, budget)
         return KernelResult(**results), {name: KernelResult(**g) for name, g in gradients.items()}
 
-    def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2) -> KernelResult:
-        """Kernels between the inputs X (N, *spatial, C) and Y (M, *spatial, C; default X)."""
+    def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2,
+                 block_elements: int | None = None) -> KernelResult:
+        """Kernels between the inputs X (N, *spatial, C) and Y (M, *spatial, C; default X).
+
+        Input pairs are processed in blocks whose pixel-pair arrays have at most
+        ``block_elements`` entries (default 2**20), on ``workers`` threads."""
         X, Y = self._pair(X, Y)
-        return self._evaluate(X, Y, _request(outputs), outputs, workers)[0]
+        return self._evaluate(X, Y, _request(outputs), outputs, workers, block_elements=block_elements)[0]
 
     def rows(self, X_rows, Y, start: int | None = None, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """Rows of K(X, Y) for a slice ``X_rows`` of X (one thread): the unit of work of the Dask
@@ -73,7 +79,8 @@ class Network(Serial):
         return KernelResult(**{name: final[name] for name in outputs})
 
     def value_and_gradient(self, X, Y=None, wrt: tuple[str, ...] = ("sigma_w", "sigma_b"),
-                           outputs: tuple[str, ...] = ("nngp", "sgntk"), workers: int = 2):
+                           outputs: tuple[str, ...] = ("nngp", "sgntk"), workers: int = 2,
+                           block_elements: int | None = None):
         """(kernels, {name: their derivatives}) with respect to the hyperparameters ``wrt``:
         "sigma_w" / "sigma_b" (shared by every Dense and Conv layer: the derivative moves all of
         them together) and "psi.<parameter>" (a catalog parameter of the surrogates, e.g.
@@ -85,7 +92,7 @@ class Network(Serial):
         if unknown:
             raise InputError(f"unknown hyperparameter(s) {unknown}; this network has {sorted(known)}")
         X, Y = self._pair(X, Y)
-        return self._evaluate(X, Y, _request(outputs, wrt), outputs, workers)
+        return self._evaluate(X, Y, _request(outputs, wrt), outputs, workers, block_elements=block_elements)
 
     # --- finite network ------------------------------------------------------------------
 
