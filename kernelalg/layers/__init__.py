@@ -12,7 +12,7 @@
 from kernelalg.layers.activation import Activation
 from kernelalg.layers.core import Identity, Layer, Residual, Serial, Sum
 from kernelalg.layers.linear import AvgPool, Conv, Dense, Flatten, GlobalAvgPool
-from kernelalg.layers.network import Network, serial
+from kernelalg.layers.network import Network, mlp, serial
 
 __all__ = ["Activation", "AvgPool", "Conv", "Dense", "Flatten", "GlobalAvgPool", "Identity", "Layer", "Network",
-           "Residual", "Serial", "Sum", "serial"]
+           "Residual", "Serial", "Sum", "mlp", "serial"]

@@ -71,7 +71,7 @@ def _slice(kept: list[Variances], rows: slice) -> list[Variances]:
 
 
 def self_pass(net: Layer, X: np.ndarray, request: Request, budget: int = BLOCK_ELEMENTS):
-    """Kept variances of every activation and the last record's arrays, for each input with itself."""
+    """Kept variances of every activation and the last record's kernels, for each input with itself."""
     spatial = X.shape[1:-1]
     pixels = net.pixels(spatial)
     rows = _rows(X.shape[0], pixels * pixels, budget)
@@ -81,10 +81,7 @@ def self_pass(net: Layer, X: np.ndarray, request: Request, budget: int = BLOCK_E
         out = net.kernel(Record.inputs(_self_cov(X[start:start + rows]), spatial, request), side)
         kept.append(side.kept)
         finals.append(out)
-    final = {name: _join([getattr(r, name) for r in finals]) for name in OUTPUTS}
-    final.update({f"d_{name}": {k: _join([getattr(r, f"d_{name}")[k] for r in finals]) for k in request.wrt}
-                  for name in ("nngp", "sgntk")})
-    return _concatenate(kept), final
+    return _concatenate(kept), {name: _join([getattr(r, name) for r in finals]) for name in OUTPUTS}
 
 
 def _join(parts):

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernelalg.errors import InputError
+from kernelalg.layers.activation import Activation
 from kernelalg.layers.core import Serial
 from kernelalg.layers.evaluate import BLOCK_ELEMENTS, OUTPUTS, as_inputs, cross_pass, self_pass
+from kernelalg.layers.linear import Dense
 from kernelalg.layers.record import Request
 from kernelalg.numeric.allocator import keep_freed_memory
 from kernelalg.numeric.kernels import KernelResult
@@ -135,3 +137,11 @@ def _unit(out: np.ndarray) -> np.ndarray:
 def serial(*layers) -> Network:
     """Compose layers (or tuples of layers) into a network."""
     return Network(layers)
+
+
+def mlp(phi, psi=None, depth: int = 1, sigma_w: float = 1.0, sigma_b: float = 0.0) -> Network:
+    """The fully connected network of ``Kernel``: Dense, then ``depth`` times (phi/psi, Dense)."""
+    if not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise InputError(f"depth (number of hidden layers) must be an integer >= 1, got {depth!r}")
+    dense = Dense(sigma_w=sigma_w, sigma_b=sigma_b)
+    return Network((dense, *(layer for _ in range(depth) for layer in (Activation(phi, psi), dense))))
