@@ -55,21 +55,25 @@ def test_partials_against_textbook_formulas(pair):
     for name in ("nngp", "sg"):
         for point in POINTS:
             got = derivatives.partials(name, *(np.array([v]) for v in point))
-            want = [mp.diff(lambda t, i=i: reference(name, *[mp.mpf(v) + (t if j == i else 0)
-                                                             for j, v in enumerate(point)]), 0)
+            want = [mp.diff(lambda t, i=i, name=name, point=point: reference(
+                        name, *[mp.mpf(v) + (t if j == i else 0) for j, v in enumerate(point)]), 0)
                     for i in range(3)]
             for g, w in zip((got.da, got.db, got.dc), want):
                 assert abs(g[0] - float(w)) <= 1e-10 * max(abs(float(w)), 1e-3)
         for sign in (1, -1):  # the diagonal forms, where the partials of sign's maps are infinite
             v = 0.8
-            edge = lambda t: reference(name, t, t, sign * t * (1 - mp.mpf("1e-25")))  # noqa: E731
+            def edge(t, name=name, sign=sign):
+                return reference(name, t, t, sign * t * (1 - mp.mpf("1e-25")))
+
             got = derivatives.partials(name, *(np.array([x]) for x in (v, v, sign * v)))
             assert got.on_diagonal.all()
             assert abs(got.diagonal[0] - float(mp.diff(edge, v))) <= 1e-9 * max(abs(float(mp.diff(edge, v))), 1e-3)
 
 
-def _richardson(f, x, h=mp.mpf("1e-4")):
-    d = lambda s: (f(x + s) - f(x - s)) / (2 * s)  # noqa: E731
+def _richardson(f, x):
+    """Central differences with one Richardson step (error ~h^4 = 1e-16 at 20 digits)."""
+    h = mp.mpf("1e-4")
+    d = lambda s: (f(x + s) - f(x - s)) / (2 * s)
     return (4 * d(h / 2) - d(h)) / 3
 
 
@@ -137,7 +141,7 @@ def test_conv_gradients_against_central_differences(phi, psi, values):
 
 def test_mlp_gradient_with_a_reduced_integral_map():
     X = np.random.default_rng(4).normal(size=(4, 3))
-    make = lambda sw, k: L.serial(L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),  # noqa: E731
+    make = lambda sw, k: L.serial(L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),
                                   L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),
                                   L.Dense(sigma_w=sw, sigma_b=0.2))
     _, grads = make(1.1, 5.0).value_and_gradient(X, wrt=("sigma_w", "psi.k"), outputs=("sgntk",))

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernelalg import layers as L
-from kernelalg.errors import InputError
+from kernelalg.errors import CovarianceError, InputError
 from kernelalg.numeric.kernels import Kernel
 
 SW, SB = 1.2, 0.3
@@ -194,3 +194,5 @@ def test_bad_layers_and_inputs():
         net.value_and_gradient(images(0, 2), wrt=("psi.sigma",))
     with pytest.raises(InputError):
         net.initialize((5, 5, 1), width=0)
+    with pytest.raises(CovarianceError):  # an all-zero patch without bias: a unit of variance 0
+        net(np.pad(images(0, 2, (3, 3, 1)), ((0, 0), (3, 0), (0, 0), (0, 0))))

@@ -81,7 +81,7 @@ def reference():
             jobs.append({"arch": arch, "x1": x1.tolist(), "x2": None if x2 is None else x2.tolist()})
             keys.append((name, pair))
     run = subprocess.run([str(NT_PYTHON), str(SCRIPT)], input=json.dumps({"jobs": jobs}), capture_output=True,
-                         text=True, timeout=900)
+                         text=True, timeout=900, check=False)
     if run.returncode != 0:
         pytest.skip(f"neural-tangents failed to run: {run.stderr.strip().splitlines()[-1:]}")
     results = json.loads(run.stdout)["results"]

@@ -29,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 BLOCK_ELEMENTS = 2**22
 
 
-def gram(kernel: Kernel | Network, X, Y=None, output: str = "sgntk", rows: int | None = None) -> "da.Array":
+def gram(kernel: Kernel | Network, X, Y=None, output: str = "sgntk", rows: int | None = None) -> da.Array:
     """K(X, Y) for one output ("nngp", "sgntk" or "ntk") as a lazy Dask array of row bands.
 
     ``kernel``: an MLP :class:`Kernel` with inputs (N, d), or a :mod:`kernelalg.layers` network
@@ -54,7 +54,7 @@ def gram(kernel: Kernel | Network, X, Y=None, output: str = "sgntk", rows: int |
                          drop_axis=list(range(2, X.ndim)), meta=np.empty((0, 0)))
 
 
-def to_disk(array: "da.Array", path: str | Path, client=None) -> Path:
+def to_disk(array: da.Array, path: str | Path, client=None) -> Path:
     """Compute ``array`` block by block into ``path`` (``.zarr``: Zarr store; otherwise a NumPy
     ``.npy`` memory map), so that only a few blocks are in memory at a time."""
     path = Path(path)

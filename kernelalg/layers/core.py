@@ -47,7 +47,7 @@ class Layer:
         """Names of the hyperparameters the layer's kernel depends on (see :mod:`record`)."""
         return set()
 
-    def with_hyperparameters(self, values: dict[str, float]) -> "Layer":
+    def with_hyperparameters(self, values: dict[str, float]) -> Layer:
         """The layer with the named hyperparameters set (shared names: every layer that has one)."""
         return self
 
@@ -244,6 +244,6 @@ class Sum(Layer):
                 for g in b.parameter_gradients(p, c, delta, surrogate)]
 
 
-def Residual(*layers) -> Sum:  # noqa: N802 - a layer constructor, named like the layers
+def Residual(*layers) -> Sum:
     """x + block(x): the identity plus the serial block (which must end with Dense or Conv)."""
     return Sum((Identity(), Serial(layers)))

@@ -27,8 +27,17 @@ import numpy as np
 from kernelalg.errors import InputError
 from kernelalg.layers.core import Layer
 from kernelalg.layers.record import SIGMA_B, SIGMA_W
-from kernelalg.layers.spatial import (Window, channel_gram, pair_conv, pair_trace, patches, patches_adjoint, window_sum,
-                                      window_sum_adjoint, windows)
+from kernelalg.layers.spatial import (
+    Window,
+    channel_gram,
+    pair_conv,
+    pair_trace,
+    patches,
+    patches_adjoint,
+    window_sum,
+    window_sum_adjoint,
+    windows,
+)
 
 Array = np.ndarray
 
@@ -110,7 +119,6 @@ class _Weights(Layer):
         return patches_adjoint(g.reshape(*g.shape[:-1], -1, z.shape[-1]), wins, z.shape[1:-1])
 
     def gram(self, params, zx, zy, dx, dy):
-        W, _ = params
         grams = channel_gram(dx, dy)
         inputs = self._op(zx.shape[1:-1])(channel_gram(zx, zy))
         inputs *= self.sigma_w**2 / zx.shape[-1]

@@ -16,7 +16,13 @@ import numpy as np
 from kernelalg.errors import InputError
 from kernelalg.layers.activation import Activation
 from kernelalg.layers.core import Serial
-from kernelalg.layers.evaluate import BLOCK_ELEMENTS, OUTPUTS, as_inputs, cross_pass, self_pass
+from kernelalg.layers.evaluate import (
+    BLOCK_ELEMENTS,
+    OUTPUTS,
+    as_inputs,
+    cross_pass,
+    self_pass,
+)
 from kernelalg.layers.linear import Dense
 from kernelalg.layers.record import Request
 from kernelalg.numeric.allocator import keep_freed_memory

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from kernelalg.errors import CovarianceError
 from kernelalg.layers.spatial import pair_diagonal
 
 Array = np.ndarray
@@ -49,18 +50,18 @@ class Record:
     d_sgntk: dict[str, Array | None] = field(default_factory=dict)
 
     @classmethod
-    def inputs(cls, cov: Array, spatial: tuple[int, ...], request: Request) -> "Record":
+    def inputs(cls, cov: Array, spatial: tuple[int, ...], request: Request) -> Record:
         zero = dict.fromkeys(request.wrt)
         return cls(cov, None, None, spatial, request, zero, dict(zero))
 
-    def linear(self, op: Callable[[Array], Array], spatial: tuple[int, ...]) -> "Record":
+    def linear(self, op: Callable[[Array], Array], spatial: tuple[int, ...]) -> Record:
         """A parameter-free linear layer (pooling, flattening): ``op`` applied to every array."""
-        apply = lambda v: None if v is None else op(v)  # noqa: E731
+        apply = lambda v: None if v is None else op(v)
         return replace(self, nngp=op(self.nngp), sgntk=apply(self.sgntk), ntk=apply(self.ntk), spatial=spatial,
                        d_nngp={k: apply(v) for k, v in self.d_nngp.items()},
                        d_sgntk={k: apply(v) for k, v in self.d_sgntk.items()})
 
-    def affine(self, op: Callable[[Array], Array], sw: float, sb: float, spatial: tuple[int, ...]) -> "Record":
+    def affine(self, op: Callable[[Array], Array], sw: float, sb: float, spatial: tuple[int, ...]) -> Record:
         """A weight layer (Dense, Conv) in NTK parametrisation, with L = op (its linear part):
 
             S' = sw^2 L(S) + sb^2,   I' = sw^2 L(I) + S',   T' = sw^2 L(T) + S'
@@ -71,7 +72,7 @@ class Record:
         base = op(self.nngp)
         nngp = w2 * base
         nngp += sb * sb
-        grow = lambda v: nngp.copy() if v is None else w2 * op(v) + nngp  # noqa: E731
+        grow = lambda v: nngp.copy() if v is None else w2 * op(v) + nngp
         sgntk = grow(self.sgntk) if self.request.sgntk else None
         ntk = grow(self.ntk) if self.request.ntk else None
         d_nngp, d_sgntk = {}, {}
@@ -94,9 +95,9 @@ class Record:
     def _scaled_op(op, value: Array | None, factor: float, shape: tuple[int, ...]) -> Array:
         return np.zeros(shape) if value is None else factor * op(value)
 
-    def plus(self, other: "Record") -> "Record":
+    def plus(self, other: Record) -> Record:
         """The record of the sum of two independent branches (all kernels add)."""
-        add = lambda u, v: v if u is None else u if v is None else u + v  # noqa: E731
+        add = lambda u, v: v if u is None else u if v is None else u + v
         return replace(self, nngp=self.nngp + other.nngp, sgntk=add(self.sgntk, other.sgntk),
                        ntk=add(self.ntk, other.ntk),
                        d_nngp={k: add(v, other.d_nngp[k]) for k, v in self.d_nngp.items()},
@@ -132,6 +133,9 @@ class SelfSide:
         nd = len(record.spatial)
         v = Variances(pair_diagonal(record.nngp, nd),
                       {k: None if t is None else pair_diagonal(t, nd) for k, t in record.d_nngp.items()})
+        if not (v.value > 0).all():
+            raise CovarianceError("a unit entering an activation has variance 0 (e.g. an all-zero input patch "
+                                  "with sigma_b = 0): the layer maps need positive variances; use sigma_b > 0")
         self.kept.append(v)
         a, b = _expand(v.value, nd, True, False), _expand(v.value, nd, False, False)
         da = {k: _expand(t, nd, True, False) for k, t in v.tangents.items()}

@@ -24,6 +24,7 @@ import numpy as np
 from kernelalg.errors import InputError
 
 PADDINGS = ("SAME", "VALID")
+Array = np.ndarray
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,6 @@ def patches(z: np.ndarray, wins: tuple[Window, ...]) -> np.ndarray:
 
 def patches_adjoint(grad: np.ndarray, wins: tuple[Window, ...], shape: tuple[int, ...]) -> np.ndarray:
     """The transpose of :func:`patches`: gradients (N, *out, K, C) summed back onto (N, *shape, C)."""
-    nd = len(wins)
     padded = np.zeros((grad.shape[0], *(n + w.lo + w.hi for n, w in zip(shape, wins)), grad.shape[-1]))
     for i, offset in enumerate(itertools.product(*(range(w.size) for w in wins))):
         padded[(slice(None), *(w.taps(k) for w, k in zip(wins, offset)), slice(None))] += grad[(Ellipsis, i, slice(None))]

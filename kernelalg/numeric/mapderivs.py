@@ -28,7 +28,11 @@ from kernelalg.codegen.module import load
 from kernelalg.errors import DerivationError
 from kernelalg.numeric.layermaps import CompiledExpectation, expectation, layer_maps
 from kernelalg.symbolic.catalog import parameter_derivative
-from kernelalg.symbolic.derive import derivative_function, dump_expectation, load_expectation
+from kernelalg.symbolic.derive import (
+    derivative_function,
+    dump_expectation,
+    load_expectation,
+)
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
 from kernelalg.symbolic.mapderivs import DIAGONALS, PARTIALS, derivatives

@@ -78,7 +78,7 @@ def _mean_partial(gm: GaussianMean, symbol: sp.Symbol) -> sp.Expr:
     (var,) = gm.integrand.variables
     g, mu, s = gm.integrand.expr, gm.mu, gm.var
     mu_t, s_t = sp.diff(mu, symbol), sp.diff(s, symbol)
-    mean = lambda body: GaussianMean(mu, s, sp.Lambda(var, body))  # noqa: E731
+    mean = lambda body: GaussianMean(mu, s, sp.Lambda(var, body))
     result = mean(partial(g, symbol)) if g.has(symbol) else sp.S.Zero
     if mu_t != 0 or s_t != 0:
         _check_continuous(g, var)

@@ -1,7 +1,8 @@
 """Analytic kernels of neural-tangents' stax for an architecture spec (run with the peers' Python).
 
 Reads JSON from stdin: {"jobs": [{"arch": [...], "x1": nested list, "x2": nested list or null}],
-"repeat": int}; writes JSON {"results": [{"nngp", "ntk", "seconds", "first_seconds"}], "max_rss_mb"} to stdout
+"repeat": int}; writes JSON {"results": [{"nngp", "ntk", "seconds", "first_seconds"}], "max_rss_mb", "import_rss_mb"}
+to stdout (peak resident memory of the process, and after importing jax and neural-tangents)
 ("first_seconds": compilation and one evaluation; "seconds": the best of ``repeat`` more).  An architecture is a list
 of steps:
 
@@ -22,8 +23,8 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np  # noqa: E402
-from neural_tangents import stax  # noqa: E402
+import numpy as np
+from neural_tangents import stax
 
 
 def build(arch):
@@ -69,10 +70,11 @@ def run(job, repeat):
 
 
 def main():
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     spec = json.load(sys.stdin)
     results = [run(job, spec.get("repeat", 1)) for job in spec["jobs"]]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    json.dump({"results": results, "max_rss_mb": rss}, sys.stdout)
+    json.dump({"results": results, "max_rss_mb": rss, "import_rss_mb": baseline}, sys.stdout)
 
 
 if __name__ == "__main__":
