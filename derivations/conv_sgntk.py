@@ -20,7 +20,7 @@ from kernelalg.experiments import conv_empirical
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 QUICK = {"widths": (16, 64, 256), "ms": (3,), "count": 3, "size": 6, "seeds": 4, "distance_ms": (1, 10, 100)}
-FULL = {"widths": (64, 128, 256, 512, 1024, 2048, 4096), "ms": (1, 3), "count": 4, "size": 8, "seeds": 4}
+FULL = {"widths": (64, 128, 256, 512, 1024, 2048, 4096), "ms": (1, 3), "count": 6, "size": 8, "seeds": 8}
 
 
 def main(quick: bool, out_dir: Path = FIGURES) -> dict:
