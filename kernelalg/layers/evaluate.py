@@ -81,11 +81,17 @@ def self_pass(net: Layer, X: np.ndarray, request: Request, budget: int = BLOCK_E
         out = net.kernel(Record.inputs(_self_cov(X[start:start + rows]), spatial, request), side)
         kept.append(side.kept)
         finals.append(out)
-    return _concatenate(kept), {name: _join([getattr(r, name) for r in finals]) for name in OUTPUTS}
+    final = {name: _join([getattr(r, name) for r in finals]) for name in OUTPUTS}
+    return _concatenate(kept), {k: np.zeros(final["nngp"].shape) if v is None else v for k, v in final.items()}
 
 
 def _join(parts):
     return None if parts[0] is None else np.concatenate(parts)
+
+
+def _zero_if_none(value):
+    """A kernel that no parameter reaches (None in a record) is zero."""
+    return 0.0 if value is None else value
 
 
 def cross_pass(net: Layer, X: np.ndarray, Y: np.ndarray, request: Request, kept_x, kept_y, same_offset: int | None,
@@ -109,11 +115,10 @@ def cross_pass(net: Layer, X: np.ndarray, Y: np.ndarray, request: Request, kept_
         side = CrossSide(_slice(kept_x, r), _slice(kept_y, c), same)
         out = net.kernel(Record.inputs(_cross_cov(X[r], Y[c]), X.shape[1:-1], request), side)
         for name, target in outputs.items():
-            target[r, c] = getattr(out, name)
+            target[r, c] = _zero_if_none(getattr(out, name))
         for name, targets in gradients.items():
             for output, target in targets.items():
-                value = getattr(out, f"d_{output}")[name]
-                target[r, c] = 0.0 if value is None else value
+                target[r, c] = _zero_if_none(getattr(out, f"d_{output}")[name])
 
     keep_freed_memory()
     if workers > 1 and len(blocks) > 1:
