@@ -1,4 +1,4 @@
-"""Full validation experiments of the SG-NTK (MATH.md section 6): figures and metrics JSON in
+"""Full validation experiments of the SG-NTK (docs/maths.md section 7): figures and metrics JSON in
 derivations/figures/.  Run from the repository root:
 
     python derivations/validation_experiments.py [divergence|empirical|sgl ...]

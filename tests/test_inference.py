@@ -1,4 +1,4 @@
-"""SG-NTK regression and the trained-network Gaussian process (MATH.md section 5)."""
+"""SG-NTK regression and the trained-network Gaussian process (docs/maths.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Experiment 1: the naive NTK of erf_m diverges, the SG-NTK converges (MATH.md section 3).
+"""Experiment 1: the naive NTK of erf_m diverges, the SG-NTK converges (docs/maths.md section 4).
 
 For phi_m(x) = erf(m x) the naive NTK T (psi = phi_m') has diagonal entries growing like m^L
 for L hidden layers (each layer's ntk_m(a, a, a) ~ (2 m / pi) / sqrt(a)), while off-diagonal

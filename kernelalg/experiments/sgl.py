@@ -1,5 +1,5 @@
 """Experiment 3: an ensemble of finite sign networks trained by SGL against the SG-NTK Gaussian
-process (MATH.md sections 5 and 6): regression on the unit circle, 15 training points, two
+process (docs/maths.md sections 5 and 7): regression on the unit circle, 15 training points, two
 hidden layers; per width the distance of the ensemble mean to the GP mean, the ratio of the
 ensemble's standard deviation to the GP's, and the fraction of test points where the ensemble
 mean lies in the GP's 2-sigma band."""

@@ -1,4 +1,4 @@
-"""Concept: spike time against input weight and inhibition time, QIF versus LIF (SPIKING.md 4.1).
+"""Concept: spike time against input weight and inhibition time, QIF versus LIF (docs/spiking.md section 8.1).
 
 One neuron from rest.  ``vary_w``: one input at t = 0.5 of weight w in [0, 2 w_min];
 ``vary_t``: an excitatory input (1.5 w_min for QIF, 1.4 w_min for LIF) at 0.5 and an

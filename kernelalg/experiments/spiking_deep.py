@@ -1,4 +1,4 @@
-"""Deep, initially silent theta network with time-to-first-spike coding (SPIKING.md 4.4).
+"""Deep, initially silent theta network with time-to-first-spike coding (docs/spiking.md section 8.4).
 
 Theta neurons (tau = 6/pi, drive 5/4, so the period is Theta = 6 = 3 T with T = 2) in two
 hidden layers and one output layer, all-to-all between consecutive layers.  A feature x in

@@ -1,4 +1,4 @@
-"""Prediction of infinitely wide networks trained by SGL (MATH.md section 5).
+"""Prediction of infinitely wide networks trained by SGL (docs/maths.md section 5).
 
 With K = I(X, X) (train x train SG-NTK, not symmetric), k(x) = I(x, X), S the NNGP and
 learning rate eta, the network output after training time t is Gaussian over initialisations:

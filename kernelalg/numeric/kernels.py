@@ -1,4 +1,4 @@
-"""Deep infinite-width kernels of an MLP: NNGP, SG-NTK and naive NTK (MATH.md section 2).
+"""Deep infinite-width kernels of an MLP: NNGP, SG-NTK and naive NTK (docs/maths.md section 3).
 
     S1 = sw^2 <x, y>/n0 + sb^2,       S(l+1) = sw^2 nngp(Lambda_l) + sb^2
     I1 = S1,                          I(l+1) = S(l+1) + sw^2 sg(Lambda_l) I_l        (SG-NTK)

@@ -60,6 +60,7 @@ def _exact(value: float) -> sp.Expr:
 
 GAUSS = "exp(-(x - {m})**2/(2*{s}**2))/({s}*sqrt(2*pi))"
 
+# Notes "F1" .. "F13" name the surrogate families of docs/surrogates.md section 3.
 ENTRIES: tuple[Entry, ...] = (
     Entry("sign", ACTIVATION, "sign(x)", note="binary network, output +-1"),
     Entry("step", ACTIVATION, "Heaviside(x - t)", (("t", 0),), ("heaviside",),
@@ -90,7 +91,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("straight_through", SURROGATE, "amp + 0*x", (("amp", 1),), ("ste",), "F10 constant"),
 )
 
-#: Library defaults: preset name -> (catalog name, parameters).  See shared/SURROGATES.md.
+#: Library defaults: preset name -> (catalog name, parameters).  See docs/surrogates.md section 9.
 PRESETS: dict[str, tuple[str, dict[str, float]]] = {
     "snntorch.atan": ("atan", {"a": 2}),
     "snntorch.fast_sigmoid": ("superspike", {"k": 25}),

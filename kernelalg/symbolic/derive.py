@@ -1,4 +1,4 @@
-"""The four layer maps of an activation/surrogate pair (MATH.md section 2), derived and cached.
+"""The four layer maps of an activation/surrogate pair (docs/maths.md section 2), derived and cached.
 
     nngp      = E[phi(u) phi(v)]      sg        = E[phi'(u) psi(v)]
     ntk       = E[phi'(u) phi'(v)]    surrogate = E[psi(u) psi(v)]

@@ -1,6 +1,6 @@
 """Derivation of E[f(u) g(v)], (u, v) ~ N(0, [[a, c], [c, b]]), for distributions f and g.
 
-Routes, tried in this order (MATH.md section 4):
+Routes, tried in this order (docs/derivation.md section 3):
 
 1. **Delta conditioning.** ``E[delta(u - t) g(v)] = N(t; 0, a) E[g(v) | u = t]`` with
    ``v | u = t ~ N(c t / a, (ab - c^2)/a)``; two deltas give the bivariate density.
