@@ -27,16 +27,24 @@ def images(seed, n, shape=(5, 4, 2)):
     return np.random.default_rng(seed).normal(size=(n, *shape))
 
 
-def test_mlp_chain_equals_kernel():
+def test_mlp_is_the_fast_chain_and_agrees_with_the_general_recursion():
+    """Kernel, layers.mlp and a hand-built Dense/Activation chain run the same fast path (identical
+    numbers); the general pixel-pair recursion (inputs with one pixel) agrees to rounding."""
     X, Y = images(0, 4, (3,)), images(1, 3, (3,))
     for phi, psi in (("sign", "gaussian"), ("erf", None), ("relu", None)):
         layers = [L.Dense(sigma_w=SW, sigma_b=SB)]
-        for _ in range(2):
-            layers += [L.Activation(phi, psi), L.Dense(sigma_w=SW, sigma_b=SB)]
+        for sw in (1.1, 0.9):
+            layers += [L.Activation(phi, psi), L.Dense(sigma_w=sw, sigma_b=SB)]
+        net = L.serial(*layers)
         outputs = ("nngp", "sgntk") if phi == "sign" else ("nngp", "sgntk", "ntk")
-        got, want = L.serial(*layers)(X, Y, outputs=outputs), Kernel(phi, psi, 2, SW, SB)(X, Y, outputs=outputs)
+        fast = net(X, Y, outputs=outputs)
+        general = net(X[:, None, :], Y[:, None, :], outputs=outputs)  # one pixel: the general path
         for name in outputs:
-            assert np.allclose(getattr(got, name), getattr(want, name), rtol=1e-12, atol=1e-15)
+            assert np.allclose(getattr(general, name)[:, :, 0, 0], getattr(fast, name), rtol=1e-12, atol=1e-15)
+        kernel, same = Kernel(phi, psi, 2, SW, SB), L.mlp(phi, psi, 2, SW, SB)
+        for name in outputs:
+            assert np.array_equal(getattr(kernel(X, Y, outputs=outputs), name), getattr(same(X, Y, outputs=outputs), name))
+            assert np.array_equal(getattr(kernel(X, outputs=outputs), name), getattr(same(X, outputs=outputs), name))
 
 
 def test_sgntk_is_asymmetric_with_a_surrogate_and_symmetric_without():

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from kernelalg.errors import InputError
-from kernelalg.layers.evaluate import as_inputs
 from kernelalg.layers.network import Network
-from kernelalg.numeric.kernels import Kernel, as_points
+from kernelalg.numeric.kernels import Kernel, as_inputs, as_points
 
 try:
     import dask

@@ -26,7 +26,7 @@ from kernelalg.layers.core import Layer
 from kernelalg.layers.record import PSI_PREFIX, Record
 from kernelalg.numeric.layermaps import CompiledMaps, layer_maps
 from kernelalg.numeric.mapderivs import MapDerivatives, map_derivatives
-from kernelalg.numeric.networks import Pointwise
+from kernelalg.numeric.pointwise import Pointwise
 from kernelalg.symbolic.catalog import parameters, with_parameter
 from kernelalg.symbolic.functions import Function
 

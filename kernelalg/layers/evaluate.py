@@ -10,34 +10,16 @@ thread pool (NumPy releases the GIL).  Peak memory is the outputs plus a few blo
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
-from kernelalg.errors import InputError
 from kernelalg.layers.core import Layer
 from kernelalg.layers.record import CrossSide, Record, Request, SelfSide, Variances
 from kernelalg.layers.spatial import channel_gram
 from kernelalg.numeric.allocator import keep_freed_memory
+from kernelalg.numeric.chain import OUTPUTS, run_blocks
 
 #: entries of one pixel-pair work array of a block (8 MiB of float64)
 BLOCK_ELEMENTS = 1 << 20
-OUTPUTS = ("nngp", "sgntk", "ntk")
-
-
-def as_inputs(X, name: str = "X") -> np.ndarray:
-    """A finite float array (N, *spatial, C); a 1-D array is N scalar inputs."""
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric array (N, ..., C): {exc}") from None
-    if X.ndim == 1:
-        X = X[:, None]
-    if X.ndim < 2 or X.size == 0:
-        raise InputError(f"{name} must be a non-empty array (N, ..., C), got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise InputError(f"{name} contains NaN or inf")
-    return X
 
 
 def _self_cov(X: np.ndarray) -> np.ndarray:
@@ -121,9 +103,4 @@ def cross_pass(net: Layer, X: np.ndarray, Y: np.ndarray, request: Request, kept_
                 target[r, c] = _zero_if_none(getattr(out, f"d_{output}")[name])
 
     keep_freed_memory()
-    if workers > 1 and len(blocks) > 1:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(block, blocks))
-    else:
-        for corner in blocks:
-            block(corner)
+    run_blocks(block, blocks, workers)

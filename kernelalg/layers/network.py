@@ -16,24 +16,16 @@ import numpy as np
 from kernelalg.errors import InputError
 from kernelalg.layers.activation import Activation
 from kernelalg.layers.core import Serial
-from kernelalg.layers.evaluate import (
-    BLOCK_ELEMENTS,
-    OUTPUTS,
-    as_inputs,
-    cross_pass,
-    self_pass,
-)
+from kernelalg.layers.evaluate import BLOCK_ELEMENTS, cross_pass, self_pass
 from kernelalg.layers.linear import Dense
 from kernelalg.layers.record import Request
 from kernelalg.numeric.allocator import keep_freed_memory
-from kernelalg.numeric.kernels import KernelResult
+from kernelalg.numeric.chain import OUTPUTS, Chain, KernelResult, Step, check_outputs
+from kernelalg.numeric.kernels import as_inputs
 
 
 def _request(outputs, wrt=()) -> Request:
-    outputs = tuple(outputs)
-    unknown = set(outputs) - set(OUTPUTS)
-    if unknown or not outputs:
-        raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
+    check_outputs(outputs)
     return Request(sgntk="sgntk" in outputs, ntk="ntk" in outputs, wrt=tuple(wrt))
 
 
@@ -65,24 +57,50 @@ class Network(Serial):
         cross_pass(self, X, Y, request, kept_x, kept_y, same_offset, results, gradients, workers, budget)
         return KernelResult(**results), {name: KernelResult(**g) for name, g in gradients.items()}
 
+    def chain(self) -> Chain | None:
+        """The network as a fully connected chain (the recursion of ``Kernel``, with each layer's
+        own pair and sigmas), or None unless its layers are Dense, then (Activation, Dense)+."""
+        layers = self.layers
+        if len(layers) < 3 or len(layers) % 2 == 0 or not all(type(layer) is Dense for layer in layers[::2]) \
+                or not all(type(layer) is Activation for layer in layers[1::2]):
+            return None
+        steps = tuple(Step(act.maps, dense.sigma_w**2, dense.sigma_b**2)
+                      for act, dense in zip(layers[1::2], layers[2::2]))
+        return Chain(layers[0].sigma_w, layers[0].sigma_b, steps)
+
+    def _fast(self, X: np.ndarray) -> Chain | None:
+        """The chain, for flat inputs (N, d)."""
+        return self.chain() if X.ndim == 2 else None
+
     def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2,
                  block_elements: int | None = None) -> KernelResult:
         """Kernels between the inputs X (N, *spatial, C) and Y (M, *spatial, C; default X).
 
         Input pairs are processed in blocks whose pixel-pair arrays have at most
-        ``block_elements`` entries (default 2**20), on ``workers`` threads."""
+        ``block_elements`` entries (default 2**20; for a fully connected chain on flat inputs,
+        the MLP's row blocks of 2**17 entries), on ``workers`` threads."""
         X, Y = self._pair(X, Y)
+        chain = self._fast(X)
+        if chain is not None:
+            rows = None if block_elements is None else max(1, block_elements // Y.shape[0])
+            return chain.kernels(X, Y, outputs, workers, rows)
         return self._evaluate(X, Y, _request(outputs), outputs, workers, block_elements=block_elements)[0]
 
     def rows(self, X_rows, Y, start: int | None = None, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """Rows of K(X, Y) for a slice ``X_rows`` of X (one thread): the unit of work of the Dask
         adapter.  ``start``: the slice's first index when X is Y (entries of equal inputs exact)."""
         X_rows, Y = self._pair(X_rows, Y)
+        chain = self._fast(X_rows)
+        if chain is not None:
+            return chain.rows(X_rows, Y, start, outputs)
         return self._evaluate(X_rows, Y, _request(outputs), outputs, 1, start)[0]
 
     def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each input, without forming the N x M kernels."""
         X = as_inputs(X, "X")
+        chain = self._fast(X)
+        if chain is not None:
+            return chain.diagonal(X, outputs)
         _, final = self_pass(self, X, _request(outputs))
         return KernelResult(**{name: final[name] for name in outputs})
 
