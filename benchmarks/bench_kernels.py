@@ -8,7 +8,10 @@ outputs' size, and the largest relative difference between the two (for sign it 
 antipodal points, where the reference's arcsine of a correlation rounded to -1 + 1e-16 loses
 half of the digits over two layers; kernelalg's value there is the exact -1).
 
-    python benchmarks/bench_kernels.py [--n 4000] [--repeat 3] [--json]
+The C heap is tuned for the recursion (``kernelalg.tune_allocator()``, as the command line
+does) unless ``--default-allocator`` is given: run both to see what the tuning is worth.
+
+    python benchmarks/bench_kernels.py [--n 4000] [--repeat 3] [--default-allocator] [--json]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import tracemalloc
 
 import numpy as np
 
+from kernelalg import tune_allocator
 from kernelalg.numeric.kernels import Kernel, circle
 
 
@@ -77,8 +81,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--default-allocator", action="store_true", help="do not tune the C heap")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    tuned = not args.default_allocator and tune_allocator()
     X = circle(args.n)
     rows = []
     for name, ((phi, psi), reference) in CASES.items():
@@ -88,7 +94,7 @@ def main() -> None:
         t_ref, (S, I) = best_time(lambda: reference(X, args.depth), args.repeat)
         out_bytes = 2 * args.n**2 * 8
         rows.append({
-            "case": name, "n": args.n, "seconds": t_ours, "reference_seconds": t_ref,
+            "case": name, "n": args.n, "allocator_tuned": tuned, "seconds": t_ours, "reference_seconds": t_ref,
             "ratio": t_ours / t_ref, "peak_memory_ratio": peak_memory(ours) / out_bytes,
             "reference_peak_memory_ratio": peak_memory(lambda: reference(X, args.depth)) / out_bytes,
             "max_rel_diff_nngp": float(np.max(np.abs(result.nngp - S) / np.abs(S).max())),
@@ -97,7 +103,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"N = {args.n} points on the circle, {args.depth} hidden layers, NNGP + SG-NTK (best of {args.repeat})")
+    print(f"N = {args.n} points on the circle, {args.depth} hidden layers, NNGP + SG-NTK (best of {args.repeat}; "
+          f"C heap {'tuned' if tuned else 'default'})")
     print(f"{'case':15s} {'kernelalg s':>11s} {'reference s':>11s} {'ratio':>6s} {'peak/out':>8s} {'ref peak/out':>12s} {'max rel diff':>12s}")
     for r in rows:
         print(f"{r['case']:15s} {r['seconds']:11.3f} {r['reference_seconds']:11.3f} {r['ratio']:6.2f} "

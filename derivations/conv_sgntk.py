@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from kernelalg.cache import write_atomic
 from kernelalg.experiments import conv_empirical
+from kernelalg.files import write_text
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 QUICK = {"widths": (16, 64, 256), "ms": (3,), "count": 3, "size": 6, "seeds": 4, "distance_ms": (1, 10, 100)}
@@ -31,7 +31,7 @@ def main(quick: bool, out_dir: Path = FIGURES) -> dict:
     name = "conv-empirical-quick" if quick else "conv-empirical"
     conv_empirical.figure(result, out_dir / f"{name}.png")
     metrics = {**result.as_dict(), "seconds": seconds}
-    write_atomic(out_dir / f"{name}.json", json.dumps(metrics, indent=1) + "\n")
+    write_text(out_dir / f"{name}.json", json.dumps(metrics, indent=1) + "\n", overwrite=True)
     print(f"{name}: slope {result.empirical_slope:.2f} ({seconds:.0f} s) -> {out_dir / name}.png/.json")
     return metrics
 

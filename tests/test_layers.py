@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernelalg import layers as L
-from kernelalg.errors import CovarianceError, InputError
+from kernelalg.errors import CovarianceError, InputError, NumericalError
 from kernelalg.numeric.kernels import Kernel
 
 SW, SB = 1.2, 0.3
@@ -45,6 +45,33 @@ def test_mlp_is_the_fast_chain_and_agrees_with_the_general_recursion():
         for name in outputs:
             assert np.array_equal(getattr(kernel(X, Y, outputs=outputs), name), getattr(same(X, Y, outputs=outputs), name))
             assert np.array_equal(getattr(kernel(X, outputs=outputs), name), getattr(same(X, outputs=outputs), name))
+
+
+def test_extreme_norms_in_the_general_recursion():
+    """Norms 1e-150 and 1e150 (variances 1e-300, 1e300, beyond the float64 range of the generated
+    code): the general pixel-pair recursion takes the maps from their closed forms in mpmath like
+    the chain and agrees with Kernel, whose values are checked against the textbook recursion in
+    test_kernels (layers.mlp runs the chain: identical).  There, maps without a closed form,
+    overflowing variances and hyperparameter derivatives are NumericalErrors."""
+    unit = np.array([[1.0, 0.0], [0.6, 0.8], [-0.28, 0.96]])
+    for scale in (1e-150, 1e150):
+        X = unit * scale
+        for phi, psi in (("sign", "gaussian"), ("relu", None)):
+            net = L.serial(L.Dense(sigma_w=SW), L.Activation(phi, psi), L.Dense(sigma_w=1.1),
+                           L.Activation(phi, psi), L.Dense(sigma_w=0.9))
+            general = net(X[:, None, :], outputs=("nngp", "sgntk"))
+            fast = net(X, outputs=("nngp", "sgntk"))
+            for name in ("nngp", "sgntk"):
+                assert np.allclose(getattr(general, name)[:, :, 0, 0], getattr(fast, name), rtol=1e-12, atol=0)
+            kernel, same = Kernel(phi, psi, 2, SW), L.mlp(phi, psi, 2, SW)
+            assert np.array_equal(kernel(X).sgntk, same(X).sgntk)
+    one_pixel = unit[:, None, :]
+    with pytest.raises(NumericalError, match="closed form"):  # tanh's maps are quadratures
+        L.serial(L.Dense(), L.Activation("tanh"), L.Dense())(one_pixel * 1e-150)
+    with pytest.raises(NumericalError, match="infinite"):  # variance 1e312
+        L.serial(L.Dense(sigma_w=1e6), L.Activation("sign", "gaussian"), L.Dense())(one_pixel * 1e150)
+    with pytest.raises(NumericalError, match="hyperparameter derivatives"):
+        L.mlp("sign", "gaussian", 1).value_and_gradient(one_pixel * 1e150)
 
 
 def test_sgntk_is_asymmetric_with_a_surrogate_and_symmetric_without():

@@ -5,7 +5,8 @@ Each block is a band of full-width rows computed by :meth:`Kernel.rows` or
 :meth:`kernelalg.layers.Network.rows` (the same generated layer maps and exact diagonal as the
 dense path, so the numbers are identical).  The local
 threaded scheduler is used by default; pass a ``dask.distributed`` client to run on a
-cluster.  ``to_disk`` streams the blocks into a Zarr array or a NumPy memory map.
+cluster (a Kernel travels without its compiled maps, which each worker reloads from the cache).
+``to_disk`` streams the blocks into a Zarr array or a ``.npy`` file, atomically.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelalg.errors import InputError
+from kernelalg.errors import InputError, OutputError
+from kernelalg.files import replacing
 from kernelalg.layers.network import Network
-from kernelalg.numeric.kernels import Kernel, as_inputs, as_points
+from kernelalg.numeric.chain import check_count
+from kernelalg.numeric.kernels import OUTPUTS, Kernel, as_inputs, as_points
 
 try:
     import dask
@@ -34,6 +37,9 @@ def gram(kernel: Kernel | Network, X, Y=None, output: str = "sgntk", rows: int |
     ``kernel``: an MLP :class:`Kernel` with inputs (N, d), or a :mod:`kernelalg.layers` network
     with inputs (N, *spatial, C) and a flat output; the default band height keeps a band's
     pixel-pair arrays near BLOCK_ELEMENTS entries."""
+    if output not in OUTPUTS:
+        raise InputError(f"unknown kernel output {output!r}; choose from {OUTPUTS}")
+    check_count("rows", rows)
     check = as_inputs if isinstance(kernel, Network) else as_points
     X = check(X, "X")
     same = Y is None
@@ -53,17 +59,35 @@ def gram(kernel: Kernel | Network, X, Y=None, output: str = "sgntk", rows: int |
                          drop_axis=list(range(2, X.ndim)), meta=np.empty((0, 0)))
 
 
-def to_disk(array: da.Array, path: str | Path, client=None) -> Path:
-    """Compute ``array`` block by block into ``path`` (``.zarr``: Zarr store; otherwise a NumPy
-    ``.npy`` memory map), so that only a few blocks are in memory at a time."""
+class NpyRegions:
+    """A ``.npy`` file as a Dask store target: each block opens the file, writes its region and
+    flushes, so blocks computed in other processes (a distributed cluster) land in the file."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...]):
+        self.path, self.shape, self.dtype, self.ndim = str(path), shape, np.dtype(float), len(shape)
+        np.lib.format.open_memmap(self.path, mode="w+", dtype=float, shape=shape).flush()
+
+    def __setitem__(self, region, values) -> None:
+        target = np.load(self.path, mmap_mode="r+")
+        target[region] = values
+        target.flush()
+
+
+def to_disk(array: da.Array, path: str | Path, client=None, overwrite: bool = False) -> Path:
+    """Compute ``array`` block by block into ``path`` (``.zarr``: a Zarr store; ``.npy``: a NumPy
+    file), so that only a few blocks are in memory at a time.  The data go to a temporary file
+    (folder) next to ``path``, renamed when complete; an existing ``path`` is replaced only with
+    ``overwrite``."""
     path = Path(path)
-    if path.suffix == ".zarr":
-        target = da.to_zarr(array, str(path), overwrite=True, compute=False)
-    else:
-        memmap = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=array.shape)
-        target = da.store(array, memmap, lock=False, compute=False)
-    if client is not None:
-        client.compute(target).result()
-    else:
-        dask.compute(target)
+    if path.suffix not in (".zarr", ".npy"):
+        raise OutputError(f"cannot write {path}: to_disk writes .zarr stores and .npy files")
+    with replacing(path, overwrite, folder=path.suffix == ".zarr") as tmp:
+        if path.suffix == ".zarr":
+            target = da.to_zarr(array, str(tmp), overwrite=True, compute=False)
+        else:
+            target = da.store(array, NpyRegions(tmp, array.shape), lock=False, compute=False)
+        if client is not None:
+            client.compute(target).result()
+        else:
+            dask.compute(target)
     return path

@@ -150,8 +150,8 @@ def run(trials: int = 10_000, seed: int = 7, show_progress: bool = True) -> RNNR
     return result
 
 
-def figure(result: RNNRun, path) -> None:
-    from kernelalg.experiments.figures import pyplot
+def figure(result: RNNRun, path, overwrite: bool = False) -> None:
+    from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -170,5 +170,4 @@ def figure(result: RNNRun, path) -> None:
     ax.set(xlabel="trial", ylabel="output time", ylim=(0, 1.25 * T), title="output spikes (targets dashed)")
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=150)

@@ -75,8 +75,8 @@ def run(trials: int = 3000, lr: float = 0.1, clip: float = 0.02, show_progress: 
     return result
 
 
-def figure(result: SingleRun, path) -> None:
-    from kernelalg.experiments.figures import pyplot
+def figure(result: SingleRun, path, overwrite: bool = False) -> None:
+    from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -95,5 +95,4 @@ def figure(result: SingleRun, path) -> None:
     ax.semilogy(trials, np.maximum(result.loss, 1e-30))
     ax.set(xlabel="trial", ylabel="loss", title="squared error")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=150)

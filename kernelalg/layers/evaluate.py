@@ -15,7 +15,6 @@ import numpy as np
 from kernelalg.layers.core import Layer
 from kernelalg.layers.record import CrossSide, Record, Request, SelfSide, Variances
 from kernelalg.layers.spatial import channel_gram
-from kernelalg.numeric.allocator import keep_freed_memory
 from kernelalg.numeric.chain import OUTPUTS, run_blocks
 
 #: entries of one pixel-pair work array of a block (8 MiB of float64)
@@ -102,5 +101,4 @@ def cross_pass(net: Layer, X: np.ndarray, Y: np.ndarray, request: Request, kept_
             for output, target in targets.items():
                 target[r, c] = _zero_if_none(getattr(out, f"d_{output}")[name])
 
-    keep_freed_memory()
     run_blocks(block, blocks, workers)

@@ -19,8 +19,8 @@ from kernelalg.layers.core import Serial
 from kernelalg.layers.evaluate import BLOCK_ELEMENTS, cross_pass, self_pass
 from kernelalg.layers.linear import Dense
 from kernelalg.layers.record import Request
-from kernelalg.numeric.allocator import keep_freed_memory
-from kernelalg.numeric.chain import OUTPUTS, Chain, KernelResult, Step, check_outputs
+from kernelalg.numeric.arrays import check_memory
+from kernelalg.numeric.chain import OUTPUTS, Chain, KernelResult, Step, check_finite, check_outputs
 from kernelalg.numeric.kernels import as_inputs
 
 
@@ -44,17 +44,18 @@ class Network(Serial):
 
     def _evaluate(self, X, Y, request: Request, outputs, workers: int, same_offset: int | None = None,
                   block_elements: int | None = None):
-        keep_freed_memory()
         budget = block_elements or BLOCK_ELEMENTS
         kept_x, _ = self_pass(self, X, request, budget)
         kept_y = kept_x if Y is X else self_pass(self, Y, request, budget)[0]
         out_spatial = self.spatial_out(X.shape[1:-1])
         shape = (X.shape[0], Y.shape[0], *out_spatial, *out_spatial)
+        check_memory((X.shape[0], int(np.prod(shape[1:]))), tuple(outputs) * (1 + len(request.wrt)))
         results = {name: np.empty(shape) for name in outputs}
         gradients = {name: {o: np.empty(shape) for o in outputs} for name in request.wrt}
         if same_offset is None and Y is X:
             same_offset = 0
         cross_pass(self, X, Y, request, kept_x, kept_y, same_offset, results, gradients, workers, budget)
+        _check_results(results, same_offset or 0)
         return KernelResult(**results), {name: KernelResult(**g) for name, g in gradients.items()}
 
     def chain(self) -> Chain | None:
@@ -102,7 +103,9 @@ class Network(Serial):
         if chain is not None:
             return chain.diagonal(X, outputs)
         _, final = self_pass(self, X, _request(outputs))
-        return KernelResult(**{name: final[name] for name in outputs})
+        values = {name: final[name] for name in outputs}
+        _check_results({name: value[:, None] for name, value in values.items()}, 0)
+        return KernelResult(**values)
 
     def value_and_gradient(self, X, Y=None, wrt: tuple[str, ...] = ("sigma_w", "sigma_b"),
                            outputs: tuple[str, ...] = ("nngp", "sgntk"), workers: int = 2,
@@ -150,6 +153,12 @@ class Network(Serial):
         out, cache = self.forward(params, X)
         grads = self.parameter_gradients(params, cache, _unit(out), surrogate)
         return np.concatenate([g.reshape(X.shape[0], -1) for g in grads], axis=1)
+
+
+def _check_results(results: dict[str, np.ndarray], first_row: int) -> None:
+    """NumericalError at a NaN, or at an infinite NNGP (the SG-NTK and naive NTK may diverge)."""
+    for name, values in results.items():
+        check_finite(name, values, first_row, name != "nngp")
 
 
 def _unit(out: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kernelalg.errors import CovarianceError
+from kernelalg.errors import CovarianceError, NumericalError
 from kernelalg.layers.spatial import pair_diagonal
 
 Array = np.ndarray
@@ -133,9 +133,13 @@ class SelfSide:
         nd = len(record.spatial)
         v = Variances(pair_diagonal(record.nngp, nd),
                       {k: None if t is None else pair_diagonal(t, nd) for k, t in record.d_nngp.items()})
+        if not np.isfinite(v.value).all():
+            raise NumericalError("a unit entering an activation has an infinite (or NaN) variance: the input norms "
+                                 "or sigma_w, sigma_b are beyond the float64 range")
         if not (v.value > 0).all():
             raise CovarianceError("a unit entering an activation has variance 0 (e.g. an all-zero input patch "
-                                  "with sigma_b = 0): the layer maps need positive variances; use sigma_b > 0")
+                                  "with sigma_b = 0, or inputs so small that it underflows): the layer maps need "
+                                  "positive variances; use sigma_b > 0")
         self.kept.append(v)
         a, b = _expand(v.value, nd, True, False), _expand(v.value, nd, False, False)
         da = {k: _expand(t, nd, True, False) for k, t in v.tangents.items()}

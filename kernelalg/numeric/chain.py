@@ -11,17 +11,25 @@ phi' on x and psi on y, so I(X, Y) is not I(Y, X)^T in general.  This is the rec
 ``Kernel`` and a layers network of this form on flat inputs: rows of X are processed in blocks
 (optionally on several threads; NumPy releases the GIL), the joint generated maps update work
 arrays in place, so the work arrays stay small and peak memory stays near the size of the outputs.
+
+Every variance S_l(x, x) must be positive and finite (a zero input row needs a bias); outputs
+that would not fit into the available memory are refused up front; a NaN, or an infinity other
+than a divergence of a derivative map (a product of deltas), is a
+:class:`~kernelalg.errors.NumericalError`.  Entries with variances beyond the float64 range of
+the generated code are evaluated from the closed forms in mpmath (:mod:`kernelalg.numeric.widerange`,
+inside :func:`~kernelalg.numeric.layermaps.evaluate_valid`).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
-from kernelalg.errors import InputError
-from kernelalg.numeric.allocator import keep_freed_memory
+from kernelalg.errors import InputError, NumericalError
+from kernelalg.numeric.arrays import check_memory, first_bad
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid
 
 OUTPUTS = ("nngp", "sgntk", "ntk")
@@ -42,6 +50,12 @@ def check_outputs(outputs) -> None:
     unknown = set(outputs) - set(OUTPUTS)
     if unknown or not outputs:
         raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
+
+
+def check_count(name: str, value) -> None:
+    """InputError unless ``value`` is None or a positive integer (a number of workers, rows, ...)."""
+    if value is not None and (not isinstance(value, Integral) or isinstance(value, bool) or value < 1):
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 def run_blocks(block, items, workers: int) -> None:
@@ -89,13 +103,23 @@ class Chain:
         return c
 
     def _variances(self, X: np.ndarray) -> list[np.ndarray]:
-        """Diagonal S_l(x, x) for l = 1..L+1."""
-        s = self.sigma_w**2 * np.einsum("ij,ij->i", X, X) / X.shape[1] + self.sigma_b**2
+        """Diagonal S_l(x, x) for l = 1..L+1, each positive and finite."""
+        with np.errstate(over="ignore", under="ignore"):
+            s = self.sigma_w**2 * np.einsum("ij,ij->i", X, X) / X.shape[1] + self.sigma_b**2
         out = [s]
-        for step in self.steps:
-            nngp = step.maps.nngp
-            s = step.w2 * evaluate_valid(nngp.function, nngp.result.diverges, s, s, s) + step.b2
-            out.append(s)
+        for layer in range(len(self.steps) + 1):
+            bad = ~(np.isfinite(s) & (s > 0))
+            if bad.any():
+                i = int(np.argmax(bad))
+                if layer == 0 and not np.any(X[i]):
+                    raise InputError(f"row {i} of the points is zero and sigma_b = 0: its pre-activations have "
+                                     "variance 0, where the kernel is undefined; use sigma_b > 0 or drop the row")
+                raise NumericalError(f"the variance S{layer + 1}(x, x) of row {i} is {s[i]:g} (it must be positive "
+                                     f"and finite): the input norm {np.linalg.norm(X[i]):g} is out of range")
+            if layer < len(self.steps):
+                step = self.steps[layer]
+                s = step.w2 * evaluate_valid(step.maps.nngp.function, step.maps.derived.nngp, s, s, s) + step.b2
+                out.append(s)
         return out
 
     def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...],
@@ -143,10 +167,12 @@ class Chain:
         if X.shape[1] != Y.shape[1]:
             raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
         check_outputs(outputs)
-        keep_freed_memory()
+        check_count("workers", workers)
+        check_count("block_rows", block_rows)
+        N, M = X.shape[0], Y.shape[0]
+        check_memory((N, M), outputs)
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
-        N, M = X.shape[0], Y.shape[0]
         result = {name: np.empty((N, M)) for name in outputs}
         side = block_rows or max(1, BLOCK_ELEMENTS // M)
 
@@ -164,7 +190,7 @@ class Chain:
         of distributed computations.  ``start``: the slice's first row index when X is Y, so that
         the diagonal entries are exact (c^2 = ab bit for bit), as in the dense computation."""
         check_outputs(outputs)
-        keep_freed_memory()
+        check_memory((X_rows.shape[0], Y.shape[0]), outputs)
         result = {name: np.empty((X_rows.shape[0], Y.shape[0])) for name in outputs}
         self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, start, result)
         return KernelResult(**result)
@@ -178,14 +204,35 @@ class Chain:
             k = np.arange(start, min(start + X_rows.shape[0], Y.shape[0]))
             diagonal = (k - start, k)
         self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, diagonal, out)
+        for name, values in out.items():
+            check_finite(name, values, start or 0, self._may_diverge(name))
 
     def diagonal(self, X: np.ndarray, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
         check_outputs(outputs)
         va = self._variances(X)
         s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
-        return KernelResult(**{name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive))
-                               if name in outputs})
+        values = {name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive)) if name in outputs}
+        for name, value in values.items():
+            check_finite(name, value[:, None], 0, self._may_diverge(name))
+        return KernelResult(**values)
+
+    def _may_diverge(self, name: str) -> bool:
+        """Whether output ``name`` is legitimately infinite somewhere: a layer's derivative map is a
+        product of deltas (the naive NTK of a jump activation; the SG-NTK too when psi = phi')."""
+        return name != "nngp" and any(getattr(step.maps.derived, {"sgntk": "sg", "ntk": "ntk"}[name]).diverges
+                                      for step in self.steps)
+
+
+def check_finite(name: str, values: np.ndarray, first_row: int, may_diverge: bool) -> None:
+    """NumericalError at a NaN, or at an infinity unless the output may diverge; ``values`` has
+    the input pair (row, column) on its first two axes."""
+    index = first_bad(values, may_diverge)
+    if index is not None:
+        i, j = index[:2]
+        raise NumericalError(f"the {name} kernel came out {values[index]} at ({first_row + i}, {j}): the covariances "
+                             "left the range where the layer maps can be evaluated in float64 (check the input "
+                             "norms and sigma_w, sigma_b)")
 
 
 def _scaled(values: np.ndarray, factor: float) -> np.ndarray:

@@ -8,31 +8,40 @@ with Lambda_l(x, y) = [[S_l(x, x), S_l(x, y)], [S_l(x, y), S_l(y, y)]].  ``sg`` 
 phi' on x and psi on y, so I(X, Y) is not I(Y, X)^T in general.
 
 :class:`Kernel` is the chain of :mod:`kernelalg.numeric.chain` with the same pair and sigmas in
-every layer.  ``layers.mlp(phi, psi, depth, sigma_w, sigma_b)`` is the same network as composed
-layers: on flat inputs it runs the same chain, so the two give identical numbers.
+every layer (rows of X in blocks, optionally on several threads; checked variances and outputs;
+outputs beyond the available memory refused up front, where the Dask adapter streams them to
+disk instead; entries with variances beyond the float64 range of the generated code, inputs of
+norm 1e-150 or 1e150, taken from the closed forms in mpmath).  ``layers.mlp(phi, psi, depth,
+sigma_w, sigma_b)`` is the same network as composed layers: on flat inputs it runs the same
+chain, so the two give identical numbers.
+
+Limits: depth up to :data:`MAX_DEPTH`, weight and bias scales up to :data:`MAX_SCALE`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from numbers import Integral
 
 import numpy as np
 
 from kernelalg.errors import InputError
+from kernelalg.numeric.arrays import real, real_array
 from kernelalg.numeric.chain import OUTPUTS, Chain, KernelResult, Step
 from kernelalg.numeric.layermaps import CompiledMaps, layer_maps
 from kernelalg.symbolic.functions import Function
 
 __all__ = ["OUTPUTS", "Kernel", "KernelResult", "as_inputs", "as_points", "circle"]
 
+MAX_DEPTH = 1000
+MAX_SCALE = 1e6
+MAX_CIRCLE = 10**8
+
 
 def as_inputs(X, name: str = "X") -> np.ndarray:
-    """A finite float array (N, *spatial, C); a 1-D array is N scalar inputs."""
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric array (N, ..., C): {exc}") from None
+    """A finite float array (N, *spatial, C) of real numbers; a 1-D array is N scalar inputs."""
+    X = real_array(X, name)
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim < 2 or X.size == 0:
@@ -61,14 +70,20 @@ class Kernel:
     sigma_b: float = 0.0
 
     def __post_init__(self):
-        if not isinstance(self.depth, (int, np.integer)) or self.depth < 1:
-            raise InputError(f"depth (number of hidden layers) must be an integer >= 1, got {self.depth!r}")
+        depth = self.depth
+        if not isinstance(depth, Integral) or isinstance(depth, (bool, np.bool_)) or not 1 <= depth <= MAX_DEPTH:
+            raise InputError(f"depth (number of hidden layers) must be an integer from 1 to {MAX_DEPTH}, "
+                             f"got {depth!r}")
         for name in ("sigma_w", "sigma_b"):
             value = getattr(self, name)
-            if not np.isfinite(value) or value < 0:
-                raise InputError(f"{name} must be a finite non-negative number, got {value!r}")
+            if not real(value) or not 0 <= value <= MAX_SCALE:
+                raise InputError(f"{name} must be a number from 0 to {MAX_SCALE:g}, got {value!r}")
         if self.sigma_w == 0:
             raise InputError("sigma_w must be positive")
+
+    def __getstate__(self) -> dict:
+        """Pickled without the compiled maps (module objects): they are reloaded from the cache."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("maps", "chain")}
 
     @cached_property
     def chain(self) -> Chain:
@@ -99,7 +114,7 @@ class Kernel:
 
 def circle(n: int, radius: float = 1.0) -> np.ndarray:
     """n equally spaced points on the circle of the given radius, as an (n, 2) array."""
-    if n < 1:
-        raise InputError(f"number of circle points must be >= 1, got {n}")
+    if not isinstance(n, Integral) or not 1 <= n <= MAX_CIRCLE:
+        raise InputError(f"number of circle points must be an integer from 1 to {MAX_CIRCLE:.0e}, got {n!r}")
     theta = 2 * np.pi * np.arange(n) / n
     return radius * np.stack([np.cos(theta), np.sin(theta)], axis=1)

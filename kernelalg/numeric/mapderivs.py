@@ -6,10 +6,12 @@ For a tangent (da, db, dc) of the covariance [[a, c], [c, b]] the change of a ma
     dm = D'(a) da,  D(v) = m(v, v, +-v)            where a = b = +-c (the same unit, or its negative),
 
 with the partials and D' derived symbolically (:mod:`kernelalg.symbolic.mapderivs`), generated
-as NumPy code and cached like the maps themselves.  On the diagonal the partials of a jump
+as NumPy code and cached like the maps themselves (derived in the worker process within the
+derivation time budget, like the maps).  On the diagonal the partials of a jump
 activation's maps are infinite while the tangent stays on the diagonal, where D' is finite.
 Other degenerate entries (c^2 = ab with a != b: collinear inputs without bias) have no
-derivative here and raise an error.  The derivative of sg in a surrogate parameter theta is a
+derivative here and raise an error, and so do variances beyond the float64 range of the
+generated code (a NumericalError; the kernels themselves are evaluated there in mpmath).  The derivative of sg in a surrogate parameter theta is a
 new expectation derived by the engine: d/dtheta E[phi'(u) psi_theta(v)] = E[phi'(u) dpsi/dtheta(v)].
 """
 
@@ -21,41 +23,46 @@ from functools import lru_cache
 from types import ModuleType
 
 import numpy as np
-import sympy as sp
 
 from kernelalg import cache
 from kernelalg.codegen.module import load
-from kernelalg.errors import DerivationError
+from kernelalg.errors import DerivationError, NumericalError
+from kernelalg.numeric import widerange
 from kernelalg.numeric.layermaps import CompiledExpectation, expectation, layer_maps
+from kernelalg.symbolic import worker
 from kernelalg.symbolic.catalog import parameter_derivative
 from kernelalg.symbolic.derive import (
+    cached,
     derivative_function,
-    dump_expectation,
-    load_expectation,
+    expectation_data,
+    expectation_from,
 )
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
-from kernelalg.symbolic.mapderivs import DIAGONALS, PARTIALS, derivatives
+from kernelalg.symbolic.mapderivs import DIAGONALS, PARTIALS, TITLES
 
 MAPS = ("nngp", "sg")
-REVISION = "mapderivs-1"
 _DEGENERATE = 64 * np.finfo(float).eps  # |c| within this relative distance of sqrt(ab) counts as c^2 = ab
-_TITLES = {"da": "d/da", "db": "d/db", "dc": "d/dc", "diag": "d/da of m(a, a, a)", "anti": "d/da of m(a, a, -a)"}
+
+
+def _derivatives_from(data: dict) -> dict[str, Expectation | None]:
+    if set(data) != {*PARTIALS, *DIAGONALS}:
+        raise KeyError("not the derivatives of a map")
+    return {k: None if v is None else expectation_from(v) for k, v in data.items()}
 
 
 def _derived(name: str, result: Expectation) -> dict[str, Expectation | None]:
-    """The derivatives of one map (cached on disk); None for a diagonal form that has no derivation."""
-    path = cache.path_for("derivatives", cache.key(REVISION, sp.srepr(result.expr)), ".json")
-    text = cache.read_text(path)
-    if text is not None:
-        stored = json.loads(text)
-        return {k: None if v is None else load_expectation(v) for k, v in stored.items()}
-    exprs = derivatives(result.expr)
-    out = {k: None if e is None else Expectation(e, (f"SymPy {_TITLES[k]} of the derived {name} map",
-                                                       *result.route))
-           for k, e in exprs.items()}
-    cache.write_atomic(path, json.dumps({k: None if e is None else dump_expectation(e) for k, e in out.items()}))
-    return out
+    """The derivatives of one map, from the cache or derived in the worker within the derivation
+    budget; None for a diagonal form that has no derivation."""
+    data = {"name": name, "map": expectation_data(result)}
+    digest = cache.key("map derivatives", json.dumps(data))
+    found = cached("derivatives", digest, _derivatives_from)
+    if found is None:
+        reply = worker.run("kernelalg.symbolic.mapderivs:derivatives_task", data, worker.Budget.of(),
+                           f"the covariance derivatives of the {name} map")
+        found = _derivatives_from(reply)
+        cache.store("derivatives", digest, ".json", json.dumps(reply))
+    return found
 
 
 @dataclass(frozen=True)
@@ -85,14 +92,19 @@ class MapDerivatives:
         derived = {name: _derived(name, getattr(self.maps.derived, name)) for name in MAPS}
         self.available = {f"{name}_{k}" for name in MAPS for k, e in derived[name].items() if e is not None}
         funcs = {f"{name}_{k}": e for name in MAPS for k, e in derived[name].items() if e is not None}
-        titles = {key: f"{_TITLES[key.split('_', 1)[1]]} of the {key.split('_', 1)[0]} map" for key in funcs}
+        titles = {key: f"{TITLES[key.split('_', 1)[1]]} of the {key.split('_', 1)[0]} map" for key in funcs}
         joint = tuple(tuple(f"{name}_{k}" for k in PARTIALS) for name in MAPS)
         header = f"Covariance derivatives of the layer maps of phi = {self.maps.derived.phi.expr}, " \
                  f"psi = {self.maps.derived.psi.expr}."
         self.module: ModuleType = load(funcs, titles, header, joint)
 
     def partials(self, name: str, a, b, c) -> Partials:
-        """Partials of map ``name`` ("nngp" or "sg") at broadcastable a, b, c (a valid covariance)."""
+        """Partials of map ``name`` ("nngp" or "sg") at broadcastable a, b, c (a valid covariance)
+        with variances inside the float64 range of the generated code (widerange.LOW..HIGH)."""
+        if widerange.outside(np.asarray(a), np.asarray(b)) is not None:
+            raise NumericalError(f"hyperparameter derivatives need variances within {widerange.LOW:.0e}.."
+                                 f"{widerange.HIGH:.0e} (the float64 range of their generated code): rescale the "
+                                 "inputs or sigma_w, sigma_b")
         with np.errstate(all="ignore"):
             da, db, dc = getattr(self.module, "_".join(f"{name}_{k}" for k in PARTIALS))(a, b, c)
             root = np.sqrt(a * b)

@@ -22,13 +22,15 @@ from __future__ import annotations
 import sympy as sp
 
 from kernelalg.errors import DerivationError
-from kernelalg.symbolic.expectation.result import a, b, c
+from kernelalg.symbolic.derive import expectation_data, expectation_from
+from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.functions import x
 from kernelalg.symbolic.piecewise import NONSMOOTH, decompose, derivative
 from kernelalg.symbolic.special import GaussianMean
 
 PARTIALS = {"da": a, "db": b, "dc": c}
 DIAGONALS = {"diag": 1, "anti": -1}  # D(v) = m(v, v, v) and m(v, v, -v)
+TITLES = {"da": "d/da", "db": "d/db", "dc": "d/dc", "diag": "d/da of m(a, a, a)", "anti": "d/da of m(a, a, -a)"}
 
 
 def _top_means(expr: sp.Expr) -> list[GaussianMean]:
@@ -132,3 +134,12 @@ def derivatives(expr: sp.Expr) -> dict[str, sp.Expr | None]:
         except DerivationError:
             out[name] = None
     return out
+
+
+def derivatives_task(data: dict) -> dict:
+    """Worker task: :func:`derivatives` of the derived map ``data["map"]`` (expectation data) named
+    ``data["name"]``, as expectation data whose route starts with the derivative taken."""
+    result = expectation_from(data["map"])
+    return {k: None if e is None else
+            expectation_data(Expectation(e, (f"SymPy {TITLES[k]} of the derived {data['name']} map", *result.route)))
+            for k, e in derivatives(result.expr).items()}
