@@ -20,7 +20,14 @@ from kernelalg.layers.evaluate import BLOCK_ELEMENTS, cross_pass, self_pass
 from kernelalg.layers.linear import Dense
 from kernelalg.layers.record import Request
 from kernelalg.numeric.arrays import check_memory
-from kernelalg.numeric.chain import OUTPUTS, Chain, KernelResult, Step, check_finite, check_outputs
+from kernelalg.numeric.chain import (
+    OUTPUTS,
+    Chain,
+    KernelResult,
+    Step,
+    check_finite,
+    check_outputs,
+)
 from kernelalg.numeric.kernels import as_inputs
 
 
