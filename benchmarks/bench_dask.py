@@ -16,7 +16,6 @@ import json
 import resource
 import time
 
-
 from kernelalg import tune_allocator
 from kernelalg.adapters.dask import gram, to_disk
 from kernelalg.numeric.kernels import Kernel, circle

@@ -18,8 +18,8 @@ import time
 from collections import Counter
 
 from kernelalg.symbolic.catalog import ACTIVATION, SURROGATE, entries
-from kernelalg.symbolic.expectation.engine import INTEGRATE_SECONDS
 from kernelalg.symbolic.derive import LIMIT_NOTE, derive
+from kernelalg.symbolic.expectation.engine import INTEGRATE_SECONDS
 
 
 def derive_all() -> tuple[float, Counter, int, list[str]]:

@@ -41,10 +41,10 @@ import textwrap
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import mpmath as mp
 import numpy as np
@@ -275,7 +275,7 @@ def expression_check(index: int):
 
 def expression_cases() -> list[Case]:
     cases = []
-    for i, (spec, role, expect, build) in enumerate(EXPRESSIONS):
+    for i, (spec, role, expect, _build) in enumerate(EXPRESSIONS):
         value_ok = expression_check(i)
         label = spec if len(spec) < 60 else spec[:40] + f"...({len(spec)} chars)"
         cases.append(Case("expressions", f"cli eval {role}={label}", argv=_eval_argv(spec, role), expect=expect,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kernelalg.files import write_text
 from kernelalg.codegen.neurons import module_source
+from kernelalg.files import write_text
 from kernelalg.symbolic.neurons import MODELS
 
 TARGET = Path(__file__).resolve().parent.parent / "kernelalg" / "spiking" / "generated"

@@ -20,7 +20,9 @@ import pytest
 import sympy as sp
 
 import kernelalg
-from kernelalg.symbolic.expectation.result import a as A, b as B, c as C
+from kernelalg.symbolic.expectation.result import a as A
+from kernelalg.symbolic.expectation.result import b as B
+from kernelalg.symbolic.expectation.result import c as C
 from tests.witness.cases import CASES, grid, tolerance
 from tests.witness.gaussian import DPS, expectation
 

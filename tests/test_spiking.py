@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from kernelalg.cli import main
 from kernelalg.errors import InputError, SimulationError
-from kernelalg.spiking.models import LIF, QIF, Theta
 from kernelalg.spiking.backward import backward
+from kernelalg.spiking.models import LIF, QIF, Theta
 from kernelalg.spiking.outputs import output_times, output_vjp, rate_inputs, rate_inputs_vjp
 from kernelalg.spiking.simulate import Layout, simulate
 from kernelalg.spiking.single import first_spike

@@ -21,7 +21,7 @@ from kernelalg import __version__, cache
 from kernelalg.codegen import runtime
 from kernelalg.codegen.printer import source
 from kernelalg.codegen.rewrite import Erfc, Erfcx, ExpErfc, careful
-from kernelalg.symbolic.expectation.result import Expectation, a, b, c
+from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.piecewise import breakpoints_of
 from kernelalg.symbolic.special import GaussianMean
 

@@ -4,8 +4,8 @@ They depend on numpy and scipy.special only, so a generated module imports witho
 kernelalg installed.
 """
 
-import scipy.special
 import numpy
+import scipy.special
 
 
 def _two_product_error(u, v, p):

@@ -65,7 +65,7 @@ def run(widths=(64, 256, 1024, 2048), phi: str = "sign", psi: str = "gaussian", 
         params = net.init(networks, seed=seed + n)
         bar = progress(range(steps), desc=f"SGL width {n}", enabled=show_progress)
         ticks = iter(bar)
-        params, loss = net.train(params, X, Y, steps, lr, progress=lambda _: next(ticks, None))
+        params, loss = net.train(params, X, Y, steps, lr, progress=lambda _: next(ticks, None))  # noqa: B023
         for _ in ticks:  # close the bar
             pass
         out = net.output(params, T)

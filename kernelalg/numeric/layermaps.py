@@ -16,7 +16,8 @@ from kernelalg.codegen.module import load, module_source
 from kernelalg.errors import CovarianceError, NumericalError
 from kernelalg.numeric import widerange
 from kernelalg.numeric.arrays import first_bad, real_array
-from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
+from kernelalg.symbolic.derive import MAP_NAMES, LayerMaps, derive
+from kernelalg.symbolic.derive import expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
 

@@ -32,7 +32,7 @@ class Pointwise:
     psi: Callable[[Array], Array]
 
     @classmethod
-    def of(cls, phi: str | Function, psi: str | Function | None = None) -> "Pointwise":
+    def of(cls, phi: str | Function, psi: str | Function | None = None) -> Pointwise:
         phi_fn = resolve(phi)
         dphi_expr = derivative(decompose(phi_fn.expr)).regular.as_expr()
         psi_expr = derivative_function(phi_fn).expr if psi is None else resolve(psi).expr

@@ -49,7 +49,7 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
         t = 0.0
         count = 0
         counts[b] = 0
-        for k in range(K):
+        for _ in range(K):
             j = 0
             for n in range(1, N):
                 if tnext[n] < tnext[j]:

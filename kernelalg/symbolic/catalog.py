@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from kernelalg.errors import ExpressionError, UnknownFunctionError
-from kernelalg.symbolic.functions import NUMBER_RANGE, Function, parse, validate, x
+from kernelalg.symbolic.functions import NUMBER_RANGE, Function, parse, validate
 
 ACTIVATION = "activation"
 SURROGATE = "surrogate"

@@ -40,11 +40,11 @@ class Distribution:
     deltas: tuple[tuple[sp.Expr, sp.Expr], ...] = ()
 
     @property
-    def regular(self) -> "Distribution":
+    def regular(self) -> Distribution:
         return Distribution(self.pieces)
 
     @property
-    def singular(self) -> "Distribution":
+    def singular(self) -> Distribution:
         return Distribution((Piece(-sp.oo, sp.oo, sp.S.Zero),), self.deltas)
 
     @property

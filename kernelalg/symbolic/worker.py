@@ -50,7 +50,7 @@ class Budget:
     used: float = 0.0
 
     @classmethod
-    def of(cls, seconds: float | None = None) -> "Budget":
+    def of(cls, seconds: float | None = None) -> Budget:
         """``seconds``, else $KERNELALG_DERIVE_SECONDS, else DEFAULT_BUDGET (0: in process, no bound)."""
         if seconds is None:
             text = os.environ.get(BUDGET_VARIABLE, "").strip()
@@ -110,7 +110,7 @@ def execute(task: str, payload: dict) -> dict:
 class _Worker:
     """The worker process of this process, with a thread that queues its replies."""
 
-    _current: "_Worker | None" = None
+    _current: _Worker | None = None
 
     def __init__(self):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(_ROOT), os.environ.get("PYTHONPATH"))
@@ -127,7 +127,7 @@ class _Worker:
         threading.Thread(target=self._read, daemon=True, name="kernelalg-derivation-replies").start()
 
     @classmethod
-    def get(cls) -> "_Worker":
+    def get(cls) -> _Worker:
         if cls._current is None or cls._current.process.poll() is not None:
             cls._current = cls()
         return cls._current

@@ -23,8 +23,8 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np
-from neural_tangents import stax
+import numpy as np  # noqa: E402 (after the x64 switch)
+from neural_tangents import stax  # noqa: E402
 
 
 def build(arch):

@@ -16,8 +16,8 @@ harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import mpmath as mp
 

@@ -183,7 +183,9 @@ def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome |
 
 def expect(f: Distribution, g: Distribution, a=None, b=None, c=None, depth: int = 0) -> Outcome | None:
     """E[f(u) g(v)]; at depth 0 always an Outcome (possibly a fallback), deeper None if stuck."""
-    from kernelalg.symbolic.expectation.result import a as A, b as B, c as C
+    from kernelalg.symbolic.expectation.result import a as A
+    from kernelalg.symbolic.expectation.result import b as B
+    from kernelalg.symbolic.expectation.result import c as C
 
     a, b, c = (A if a is None else a), (B if b is None else b), (C if c is None else c)
     parts: list[Outcome] = []
