@@ -8,24 +8,33 @@ with Lambda_l(x, y) = [[S_l(x, x), S_l(x, y)], [S_l(x, y), S_l(y, y)]].  ``sg`` 
 phi' on x and psi on y, so I(X, Y) is not I(Y, X)^T in general.  Rows of X are processed in
 blocks (optionally on several threads; NumPy releases the GIL), so the work arrays stay small
 and peak memory stays near the size of the outputs.
+
+K(X, X) is computed on its upper triangle only (each pair once) and mirrored: S and T are
+symmetric, and so is I when sg is symmetric in (a, b); otherwise I(y, x) is carried along by a
+second SG recursion on the same S with the variances swapped.  A row band (:meth:`Kernel.rows`)
+takes its entries left of the diagonal from the same upper-triangle computation, so blocked,
+threaded and distributed results agree bit for bit.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
 from kernelalg.errors import InputError
+from kernelalg.codegen.module import SWAPPED
 from kernelalg.numeric.allocator import keep_freed_memory
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
+from kernelalg.symbolic.expectation.result import a as A, b as B
 from kernelalg.symbolic.functions import Function
 
 OUTPUTS = ("nngp", "sgntk", "ntk")
 _EXACT_DIM = 16  # input dimension up to which S1 is summed in a fixed order
 _BLOCK_ELEMENTS = 1 << 17  # elements of one row block (rows x columns): fits in cache
+_TILE = 256  # side of the square tiles in which a symmetric result is mirrored
 
 
 @dataclass(frozen=True)
@@ -106,43 +115,95 @@ class Kernel:
             out.append(s)
         return out
 
+    @cached_property
+    def _sg_symmetric(self) -> bool:
+        """sg(a, b, c) = sg(b, a, c) as written (psi = phi', or both even in the same way)."""
+        expr = self.maps.derived.sg.expr
+        return expr.xreplace({A: B, B: A}) == expr
+
     def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...],
                    diagonal: tuple[np.ndarray, np.ndarray] | None = None,
-                   out: dict[str, np.ndarray] | None = None):
+                   out: dict[str, np.ndarray] | None = None, image: bool = False):
         """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances.
 
         ``diagonal`` indexes the block's entries S(x, x) (when X is Y): they are set to the
         variances exactly, so c^2 = ab holds there bit for bit and the maps take their edge values.
         ``out`` holds views of the output arrays that the last layer writes into directly.
+        ``image``: also return the SG-NTK of the swapped pairs, I(y, x) at the place of (x, y)
+        (sg with the variances swapped, on the same symmetric S); otherwise None.
+        Only the maps that ``want`` needs are evaluated.
         """
         w2, b2 = self.sigma_w**2, self.sigma_b**2
         out = out or {}
         if diagonal is not None:
             c[diagonal] = va[0][diagonal[0], 0]
-        s = sg_ntk = naive = c  # I1 = T1 = S1 (never modified in place)
+        s = sg_ntk = naive = swapped = c  # I1 = T1 = S1 (never modified in place)
+        with_sg = "sgntk" in want or image
         for layer in range(self.depth):
             a, b = va[layer], vb[layer]
             last = layer == self.depth - 1
             # S is a covariance by construction; entries that rounding pushed past |c| = sqrt(ab)
             # are clipped inside evaluate_valid.
+            sg_t = None
             if "ntk" in want:
                 nngp, sg, ntk = self.maps.joint(("nngp", "sg", "ntk"), a, b, s)
                 with np.errstate(invalid="ignore"):
                     ntk *= naive  # fresh arrays from the generated code: updated in place
                 naive = _scaled(ntk, w2)
-            else:
+            elif image:
+                nngp, sg, sg_t = self.maps.joint(("nngp", "sg", "sg" + SWAPPED), a, b, s)
+            elif with_sg:
                 nngp, sg = self.maps.joint(("nngp", "sg"), a, b, s)
-            sg *= sg_ntk
-            sg_ntk = _scaled(sg, w2)
-            s = np.multiply(nngp, w2, out=out["nngp"] if last and "nngp" in out else nngp)
+            else:
+                nngp = self._map("nngp", a, b, s)
+            if with_sg:
+                sg *= sg_ntk
+                sg_ntk = _scaled(sg, w2)
+            if image:
+                sg_t = self._map("sg", b, a, s) if sg_t is None else sg_t  # the pairs (y, x)
+                sg_t *= swapped
+                swapped = _scaled(sg_t, w2)
+            target = out["nngp"] if last and "nngp" in out else nngp
+            s = np.multiply(nngp, w2, out=target) if w2 != 1 or target is not nngp else nngp
             if b2:
                 s += b2
             if diagonal is not None:
                 s[diagonal] = va[layer + 1][diagonal[0], 0]
-            sg_ntk = np.add(sg_ntk, s, out=out["sgntk"] if last and "sgntk" in out else sg_ntk)
+            if with_sg:
+                sg_ntk = np.add(sg_ntk, s, out=out["sgntk"] if last and "sgntk" in out else sg_ntk)
+            if image:
+                swapped = np.add(swapped, s, out=swapped)
             if "ntk" in want:
                 naive = np.add(naive, s, out=out["ntk"] if last and "ntk" in out else naive)
-        return s, sg_ntk, naive
+        return s, sg_ntk, naive, (swapped if image else None)
+
+    def _pairs(self, X: np.ndarray, va: list[np.ndarray], rows: slice, cols: slice, outputs: tuple[str, ...],
+               out: dict[str, np.ndarray] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """K(x_i, x_j) for i in rows, j in cols of X with itself: per output the values and the
+        values of the swapped pairs (x_j, x_i) at the same places (the same array unless the
+        SG-NTK is asymmetric).  ``out``: views the last layer writes the values into."""
+        c = self._input_cov(X[rows], X[cols])
+        k = np.arange(max(rows.start, cols.start), min(rows.stop, cols.stop))
+        diagonal = (k - rows.start, k - cols.start) if k.size else None
+        image = "sgntk" in outputs and not self._sg_symmetric
+        s, sg_ntk, naive, swapped = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in va],
+                                                    outputs, diagonal, out, image)
+        values = {"nngp": (s, s), "sgntk": (sg_ntk, swapped if image else sg_ntk), "ntk": (naive, naive)}
+        return {name: values[name] for name in outputs}
+
+    def _upper(self, X: np.ndarray, va: list[np.ndarray], start: int, stop: int, outputs: tuple[str, ...],
+               out: dict[str, np.ndarray]) -> None:
+        """Rows start:stop of K(X, X) from column ``start`` on (``out``: the full output matrices);
+        for an asymmetric SG-NTK also the entries left of the diagonal these pairs determine (the
+        lower part of the diagonal square and, transposed, the columns start:stop below it).
+        Symmetric outputs are mirrored afterwards (_mirror)."""
+        rows, cols, width = slice(start, stop), slice(start, X.shape[0]), stop - start
+        values = self._pairs(X, va, rows, cols, outputs, {name: out[name][rows, cols] for name in outputs})
+        for name, (value, swapped) in values.items():
+            if swapped is not value:
+                lower = np.tril_indices(width, -1)
+                out[name][rows, start:stop][lower] = swapped[:, :width].T[lower]
+                out[name][stop:, rows] = swapped[:, width:].T
 
     def __call__(self, X, Y=None, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2,
                  block_rows: int | None = None) -> KernelResult:
@@ -157,48 +218,73 @@ class Kernel:
         vb = va if Y is X else self._variances(Y)
         N, M = X.shape[0], Y.shape[0]
         result = {name: np.empty((N, M)) for name in outputs}
-        side = block_rows or max(1, _BLOCK_ELEMENTS // M)
+        if Y is X:  # upper triangle, in bands of about _BLOCK_ELEMENTS entries
+            bounds, start = [], 0
+            while start < N:
+                stop = min(N, start + (block_rows or max(1, _BLOCK_ELEMENTS // (N - start))))
+                bounds.append((start, stop))
+                start = stop
 
-        def block(start: int) -> None:
-            rows = slice(start, min(start + side, N))
-            self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs, start if Y is X else None,
-                       {name: value[rows] for name, value in result.items()})
+            def block(bound: tuple[int, int]) -> None:
+                self._upper(X, va, *bound, outputs, result)
 
-        starts = range(0, N, side)
-        if workers > 1 and len(starts) > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                list(pool.map(block, starts))
+            symmetric = [name for name in outputs if name != "sgntk" or self._sg_symmetric]
+            finish = [partial(_mirror, result[name], start) for name in symmetric for start in range(0, N, _TILE)]
         else:
-            for start in starts:
-                block(start)
+            side = block_rows or max(1, _BLOCK_ELEMENTS // M)
+            bounds = [(start, min(start + side, N)) for start in range(0, N, side)]
+
+            def block(bound: tuple[int, int]) -> None:
+                rows = slice(*bound)
+                self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs,
+                           {name: value[rows] for name, value in result.items()})
+
+            finish = []
+        if workers > 1 and len(bounds) > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(block, bounds))
+                list(pool.map(lambda task: task(), finish))
+        else:
+            for bound in bounds:
+                block(bound)
+            for task in finish:
+                task()
         return KernelResult(**result)
 
     def rows(self, X_rows, Y, start: int | None = None, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """Rows of K(X, Y) for a slice ``X_rows`` of X, in one block (no threads): the unit of work
-        of distributed computations.  ``start``: the slice's first row index when X is Y, so that
-        the diagonal entries are exact (c^2 = ab bit for bit), as in the dense computation."""
+        of distributed computations.  ``start``: the slice's first row index when X is Y; the
+        band then equals the same rows of the dense computation bit for bit (entries left of the
+        diagonal come from the upper-triangle pairs, the diagonal entries are exact)."""
         X_rows, Y = as_points(X_rows, "X"), as_points(Y, "Y")
         _check_outputs(outputs)
         keep_freed_memory()
-        result = {name: np.empty((X_rows.shape[0], Y.shape[0])) for name in outputs}
-        self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, start, result)
+        n = X_rows.shape[0]
+        result = {name: np.empty((n, Y.shape[0])) for name in outputs}
+        if start is None:
+            self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, result)
+            return KernelResult(**result)
+        if not 0 <= start <= Y.shape[0] - n:
+            raise InputError(f"rows start={start} with {n} rows does not lie within Y's {Y.shape[0]} rows")
+        va, rows, lower = self._variances(Y), slice(start, start + n), np.tril_indices(n, -1)
+        for name, (value, swapped) in self._pairs(Y, va, rows, slice(start, Y.shape[0]), outputs).items():
+            result[name][:, start:] = value
+            result[name][:, rows][lower] = swapped[:, :n].T[lower]
+        if start:
+            for name, (_, swapped) in self._pairs(Y, va, slice(0, start), rows, outputs).items():
+                result[name][:, :start] = swapped.T
         return KernelResult(**result)
 
-    def _rows(self, X_rows, Y, va, vb, outputs, start, out) -> None:
-        """Kernel rows of X_rows against Y written into ``out``; diagonal entries exact when
-        X_rows = Y[start:start + len(X_rows)]."""
+    def _rows(self, X_rows, Y, va, vb, outputs, out) -> None:
+        """Kernel rows of X_rows against a different Y, written into ``out``."""
         c = self._input_cov(X_rows, Y)
-        diagonal = None
-        if start is not None:
-            k = np.arange(start, min(start + X_rows.shape[0], Y.shape[0]))
-            diagonal = (k - start, k)
-        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, diagonal, out)
+        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, out=out)
 
     def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
         X = as_points(X, "X")
         va = self._variances(X)
-        s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
+        s, sg_ntk, naive, _ = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
         return KernelResult(**{name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive))
                                if name in outputs})
 
@@ -207,6 +293,17 @@ def _check_outputs(outputs) -> None:
     unknown = set(outputs) - set(OUTPUTS)
     if unknown:
         raise InputError(f"unknown kernel output(s) {sorted(unknown)}; choose from {OUTPUTS}")
+
+
+def _mirror(matrix: np.ndarray, start: int) -> None:
+    """Copy the upper triangle of the columns start:start + _TILE of a square matrix to its lower
+    triangle, in square tiles (a cache-friendly transpose)."""
+    stop = min(start + _TILE, matrix.shape[0])
+    lower = np.tril_indices(stop - start, -1)
+    square = matrix[start:stop, start:stop]
+    square[lower] = square.T[lower]
+    for row in range(stop, matrix.shape[0], _TILE):
+        matrix[row:row + _TILE, start:stop] = matrix[start:stop, row:row + _TILE].T
 
 
 def _scaled(values: np.ndarray, factor: float) -> np.ndarray:

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
-from kernelalg.codegen.module import load, module_source
+from kernelalg.codegen.module import SWAPPED, load, module_source
 from kernelalg.errors import CovarianceError
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
@@ -24,8 +24,9 @@ TITLES = {
     "ntk": "E[phi'(u) phi'(v)]: the derivative map of the naive NTK",
     "surrogate": "E[psi(u) psi(v)]: the surrogate derivative map",
 }
-#: Maps evaluated together by the kernel recursion, generated as joint functions.
-JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"))
+#: Maps evaluated together by the kernel recursion, generated as joint functions; sg_swapped
+#: is sg with a and b exchanged (the SG-NTK of the swapped pairs, when sg is asymmetric).
+JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"), ("nngp", "sg", "sg" + SWAPPED))
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
@@ -136,7 +137,8 @@ class CompiledMaps:
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
         function = getattr(self.module, "_".join(names))
-        values = evaluate_valid(function, tuple(getattr(self.derived, n).diverges for n in names), a, b, c)
+        diverges = tuple(getattr(self.derived, n.removesuffix(SWAPPED)).diverges for n in names)
+        values = evaluate_valid(function, diverges, a, b, c)
         # maps with equal formulas come back as one shared array: callers update them in place
         return tuple(v.copy() if any(v is u for u in values[:i]) else v for i, v in enumerate(values))
 
