@@ -1,7 +1,7 @@
 """Out-of-core SG-NTK on Dask: N points on the circle, 2 hidden layers, sign with a Gaussian
 surrogate, computed in row bands and streamed to a sink, with peak resident memory measured.
 
-    python benchmarks/bench_dask.py [--n 100000] [--rows 40] [--store none|npy|zarr] [--path P]
+    python benchmarks/bench_dask.py [--n 100000] [--rows 40] [--store none|npy|zarr] [--path P] [--force]
 
 ``--store none`` reduces every band on the fly (its row sums are kept) so that N =
 100,000 (80 GB of float64 output) runs on a machine with less disk than that; ``npy``/``zarr``
@@ -17,6 +17,7 @@ import resource
 import time
 
 
+from kernelalg import tune_allocator
 from kernelalg.adapters.dask import gram, to_disk
 from kernelalg.numeric.kernels import Kernel, circle
 
@@ -27,8 +28,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=40, help="rows per band")
     parser.add_argument("--store", choices=("none", "npy", "zarr"), default="none")
     parser.add_argument("--path", default="sgntk.npy")
+    parser.add_argument("--force", action="store_true", help="replace --path if it exists")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    tune_allocator()  # as the command line does (kernelalg.numeric.allocator)
     kernel = Kernel("sign", "gaussian", depth=2, sigma_w=1.0, sigma_b=0.1)
     X = circle(args.n)
     kernel(X[:10])  # derive/generate/load outside the timing
@@ -41,7 +44,7 @@ def main() -> None:
         sums = array.sum(axis=1).compute(scheduler="threads", num_workers=2)
         check = {"row_sum_0": float(sums[0]), "row_sum_mean": float(sums.mean())}
     else:
-        to_disk(array, args.path)
+        to_disk(array, args.path, overwrite=args.force)
         check = {"path": args.path}
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -16,7 +16,10 @@ before and after.  For sign the NumPy reference loses half of the digits at anti
 where its arcsine of a correlation rounded to -1 + 1e-16 is taken over two layers; kernelalg's
 value there is the exact -1.
 
-    python benchmarks/bench_kernels.py [--n 4000] [--repeat 3] [--json]
+The C heap is tuned for the recursion (``kernelalg.tune_allocator()``, as the command line
+does) unless ``--default-allocator`` is given: run both to see what the tuning is worth.
+
+    python benchmarks/bench_kernels.py [--n 4000] [--repeat 3] [--default-allocator] [--json]
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kernelalg import tune_allocator
 from kernelalg.numeric.kernels import Kernel, circle
 
 
@@ -127,8 +131,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--case", action="append", choices=tuple(CASES), help="default: all")
     parser.add_argument("--nt-python", type=Path, default=NT_PYTHON)
+    parser.add_argument("--default-allocator", action="store_true", help="do not tune the C heap")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    tuned = not args.default_allocator and tune_allocator()
     with_nt = args.nt_python.exists()
     if not with_nt:
         print(f"neural-tangents venv not found at {args.nt_python}: its column is skipped", file=sys.stderr)
@@ -143,7 +149,8 @@ def main() -> None:
         t_ref, _, (S, I) = best_time(lambda: reference(X, args.depth), args.repeat)
         out_bytes = 2 * args.n**2 * 8
         row = {
-            "case": name, "n": args.n, "seconds": t_ours, "cpu_seconds": cpu_ours, "reference_seconds": t_ref,
+            "case": name, "n": args.n, "allocator_tuned": tuned, "seconds": t_ours, "cpu_seconds": cpu_ours,
+            "reference_seconds": t_ref,
             "ratio": t_ours / t_ref, "peak_memory_ratio": peak_memory(ours) / out_bytes,
             "reference_peak_memory_ratio": peak_memory(lambda: reference(X, args.depth)) / out_bytes,
             "max_rel_diff_nngp": float(np.max(np.abs(result.nngp - S) / np.abs(S).max())),
@@ -166,7 +173,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"N = {args.n} points on the circle, {args.depth} hidden layers, NNGP + SG-NTK (best of {args.repeat})")
+    print(f"N = {args.n} points on the circle, {args.depth} hidden layers, NNGP + SG-NTK (best of {args.repeat}; "
+          f"C heap {'tuned' if tuned else 'default'})")
     print(f"load before: {report['load_before']}")
     print(f"{'case':15s} {'kernelalg s':>11s} {'reference s':>11s} {'ratio':>6s} {'peak/out':>8s} {'ref peak/out':>12s} {'max rel diff':>12s}")
     for r in rows:

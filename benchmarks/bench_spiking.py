@@ -4,14 +4,14 @@
    784-100-100-10 theta network (tau = 6/pi, T = 2, Theta = 6) with time-to-first-spike input
    (a pixel of intensity p > 0.5 spikes at 1 - p), a batch of trials; loss: cross-entropy of
    softmax(-t) over the output neurons' first spike or pseudospike plus the gamma term.
-2. The 10-neuron recurrent QIF network of SPIKING.md 4.3 (excitatory and inhibitory Poisson
+2. The 10-neuron recurrent QIF network of docs/spiking.md section 8.3 (excitatory and inhibitory Poisson
    inputs of weight +-5, T = 10): its training step (one trial, the experiment's loss) and a
    batch of trials with inputs drawn under different seeds.
-3. The single QIF neuron with 22 inputs of SPIKING.md 4.2 (T = 10): its training step.
+3. The single QIF neuron with 22 inputs of docs/spiking.md section 8.2 (T = 10): its training step.
 
 Prints seconds for simulation and gradient, events per trial, and the projected time of the
 reference runs (3000 single-neuron trials, 10^4 recurrent trials) next to the JAX reference's
-times quoted in SPIKING.md (about 20 s and 50-190 s on 2 CPU cores).
+times quoted in docs/spiking.md section 9 (about 20 s and 50-190 s on 2 CPU cores).
 
     python benchmarks/bench_spiking.py [--batch 1000] [--json]
 """
@@ -84,7 +84,7 @@ def recurrent_qif(batch: int) -> dict:
     return {"case": "recurrent QIF, N = 10", "batch": batch, "seconds_per_trial": per_trial,
             "projected_1e4_trials_s": per_trial * 1e4, "batch_s": t_batch,
             "events_per_trial": float(np.isfinite(trace.t).sum(axis=1).mean()),
-            "reference_1e4_trials_s": "50-190 (JAX, SPIKING.md)"}
+            "reference_1e4_trials_s": "50-190 (JAX, docs/spiking.md section 9)"}
 
 
 def single_neuron() -> dict:
@@ -92,7 +92,8 @@ def single_neuron() -> dict:
     w, t = np.zeros(2), np.array([1.0, 9.0])
     seconds, _ = _timed(lambda: [spiking_single.loss_and_grad(w, t) for _ in range(100)])
     return {"case": "single QIF neuron, 22 inputs (forward-mode gradients)", "seconds_per_trial": seconds / 100,
-            "projected_3000_trials_s": seconds / 100 * 3000, "reference_3000_trials_s": "about 20 (JAX, SPIKING.md)"}
+            "projected_3000_trials_s": seconds / 100 * 3000,
+            "reference_3000_trials_s": "about 20 (JAX, docs/spiking.md section 9)"}
 
 
 def main() -> None:

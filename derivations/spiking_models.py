@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from kernelalg.cache import write_atomic
+from kernelalg.files import write_text
 from kernelalg.codegen.neurons import module_source
 from kernelalg.symbolic.neurons import MODELS
 
@@ -28,7 +28,7 @@ def main(check: bool = False) -> int:
             if not path.exists() or path.read_text() != text:
                 stale.append(name)
         else:
-            write_atomic(path, text)
+            write_text(path, text, overwrite=True)
             print(f"{name}: {len(derive().formulas)} formulas -> {path}")
     if stale:
         print("stale generated modules: " + ", ".join(stale))

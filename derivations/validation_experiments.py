@@ -1,4 +1,4 @@
-"""Full validation experiments of the SG-NTK (MATH.md section 6): figures and metrics JSON in
+"""Full validation experiments of the SG-NTK (docs/maths.md section 7): figures and metrics JSON in
 derivations/figures/.  Run from the repository root:
 
     python derivations/validation_experiments.py [divergence|empirical|sgl ...]
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from kernelalg.experiments import divergence, empirical, sgl
+from kernelalg.files import write_text
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 EXPERIMENTS = {"divergence": divergence, "empirical": empirical, "sgl": sgl}
@@ -26,8 +27,9 @@ def main(names: list[str]) -> None:
         start = time.perf_counter()
         result = module.run()
         seconds = time.perf_counter() - start
-        module.figure(result, FIGURES / f"{name}.png")
-        (FIGURES / f"{name}.json").write_text(json.dumps({**result.as_dict(), "seconds": seconds}, indent=1) + "\n")
+        module.figure(result, FIGURES / f"{name}.png", overwrite=True)
+        write_text(FIGURES / f"{name}.json", json.dumps({**result.as_dict(), "seconds": seconds}, indent=1) + "\n",
+                   overwrite=True)
         print(f"{name}: {seconds:.1f} s -> {FIGURES / name}.png/.json")
 
 

@@ -1,3 +1,3 @@
-from kernelalg.cli import main
+from kernelalg.cli import run
 
-raise SystemExit(main())
+run()

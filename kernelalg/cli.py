@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from kernelalg.errors import KernelalgError
+from kernelalg.numeric.allocator import tune_allocator
 
 # Modules that contribute sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
@@ -44,6 +46,10 @@ def _attach_negative_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"kernelalg: warning: {message}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="kernelalg",
@@ -60,9 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
+        print("kernelalg: error: a command is required (listed above)", file=sys.stderr)
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return int(args.func(args) or 0)
     except KernelalgError as exc:
         print(f"kernelalg: error: {exc}", file=sys.stderr)
         return 2
@@ -74,5 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The ``kernelalg`` command: its process is its own, so the C heap is tuned for the kernels
+    (:func:`kernelalg.tune_allocator`) before :func:`main` runs."""
+    tune_allocator()
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

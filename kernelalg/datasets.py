@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +85,16 @@ def load_idx(path: str | Path) -> np.ndarray:
     except OSError as exc:
         raise InputError(f"cannot read IDX file {path}: {exc}") from None
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: damaged gzip data ({exc})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
         raise InputError(f"{path} is not an IDX file (bad magic number)")
     ndim = raw[3]
     header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise InputError(f"{path}: the IDX header is cut short")
     shape = tuple(int(v) for v in np.frombuffer(raw[4:header], dtype=">u4"))
     dtype = np.dtype(_IDX_TYPES[raw[2]])
     count = int(np.prod(shape)) if shape else 1
@@ -115,4 +121,8 @@ def mnist(folder: str | Path, split: str = "train") -> Dataset:
     images, labels = load_idx(find("images")), load_idx(find("labels"))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise InputError(f"MNIST files in {folder} have inconsistent shapes {images.shape}, {labels.shape}")
+    if len(images) == 0:
+        raise InputError(f"the MNIST {split} files in {folder} hold no images")
+    if labels.min() < 0 or labels.max() > 9:
+        raise InputError(f"MNIST labels in {folder} must be digits 0..9, found {labels.min()}..{labels.max()}")
     return Dataset(images.reshape(len(images), -1) / 255.0, labels.astype(int), 10)

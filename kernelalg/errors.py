@@ -32,9 +32,29 @@ class DerivationError(KernelalgError, RuntimeError):
     """The symbolic engine could not handle a function (e.g. derivative of a delta)."""
 
 
+class DerivationBudgetError(DerivationError, TimeoutError):
+    """A derivation did not finish within its time budget (``KERNELALG_DERIVE_SECONDS``)."""
+
+
+class NumericalError(KernelalgError, ArithmeticError):
+    """A computation produced NaN or an infinity that is not a divergence of the kernel."""
+
+
+class MemoryLimitError(KernelalgError, MemoryError):
+    """The requested result would not fit into the available memory."""
+
+
+class OutputError(KernelalgError, OSError):
+    """An output file or folder that cannot be written, or exists and may not be replaced."""
+
+
 class SingularKernelError(KernelalgError, ArithmeticError):
     """The train kernel matrix is singular and cannot be solved."""
 
 
 class SimulationError(KernelalgError, RuntimeError):
     """A spiking simulation failed, e.g. its event budget was exhausted."""
+
+
+class CacheWarning(UserWarning):
+    """The derivation cache could not be used (unreadable, unwritable, full); computing without it."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelalg.experiments.figures import pyplot
+from kernelalg.experiments.figures import check_figure, pyplot, save
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.layermaps import layer_maps
 from kernelalg.progress import progress
@@ -15,9 +15,11 @@ from kernelalg.symbolic.derive import MAP_NAMES
 
 
 def compare(pairs: list[tuple[str, str | None]], path: str | Path, depth: int = 2, sigma_w: float = 1.0,
-            sigma_b: float = 0.1, points: int = 360, show_progress: bool = True) -> Path:
+            sigma_b: float = 0.1, points: int = 360, show_progress: bool = True, overwrite: bool = False) -> Path:
     """Top row: nngp, sg, ntk, surrogate at a = b = 1 against rho.  Bottom row: NNGP and SG-NTK of
-    the network against the angle between two points on the unit circle."""
+    the network against the angle between two points on the unit circle.  Written atomically;
+    an existing file is replaced only with ``overwrite``."""
+    check_figure(path, overwrite)
     plt = pyplot()
     fig, axes = plt.subplots(2, 4, figsize=(16, 7.5))
     rho = np.linspace(-0.995, 0.995, 399)
@@ -44,7 +46,4 @@ def compare(pairs: list[tuple[str, str | None]], path: str | Path, depth: int = 
     handles, labels = axes[0][0].get_legend_handles_labels()
     axes[1][3].legend(handles, labels, loc="center", title="phi / psi")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path, overwrite, dpi=110)

@@ -10,7 +10,6 @@ import pytest
 import sympy as sp
 
 import kernelalg
-from kernelalg import cache
 from kernelalg.codegen.module import module_source
 from kernelalg.numeric.layermaps import TITLES, generate_source
 from kernelalg.symbolic.expectation.result import a, b, c
@@ -63,17 +62,6 @@ def test_generated_module_runs_standalone(tmp_path):
         np.testing.assert_allclose(namespace[name](A, B, C), getattr(lib, name)(A, B, C), rtol=1e-14)
 
 
-def test_cache_write_is_atomic_and_keyed(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERNELALG_CACHE", str(tmp_path))
-    key1, key2 = cache.key("x", "1"), cache.key("x", "2")
-    assert key1 != key2 and key1 == cache.key("x", "1")
-    path = cache.path_for("modules", key1, ".py")
-    cache.write_atomic(path, "first")
-    cache.write_atomic(path, "second")
-    assert cache.read_text(path) == "second"
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary files left
-
-
 def test_fallback_quadrature_is_labelled_and_accurate():
     """sg of sign with SuperSpike is a reduced 1-D integral; check it against mpmath directly."""
     import mpmath
@@ -102,3 +90,15 @@ def test_angles_of_signed_zeros_and_the_edges():
     maps = kernelalg.layer_maps("relu")
     assert maps.ntk(1.0, 1.0, np.array([0.0, -0.0, 1.0, -1.0])).tolist() == [0.25, 0.25, 0.5, 0.0]
     assert maps.nngp(2.0, 8.0, -4.0) == 0.0
+
+
+def test_the_error_estimate_leaves_the_module_alone():
+    """The refined rule runs in a private namespace: the shared module keeps its rule (threads may use it)."""
+    maps = kernelalg.layer_maps("sign", "superspike(k=25)")
+    rule = maps.module._GL_NODES, maps.module._GL_WEIGHTS, maps.module._GRADING
+    before = maps.sg(1.0, 2.0, 0.3)
+    estimate = maps.error_estimate("sg")
+    assert 0 < estimate < 1e-8  # the refined rule changes the value (it ran), by little
+    assert all(now is then for now, then in zip((maps.module._GL_NODES, maps.module._GL_WEIGHTS,
+                                                 maps.module._GRADING), rule))
+    assert maps.sg(1.0, 2.0, 0.3) == before

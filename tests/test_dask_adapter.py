@@ -1,6 +1,10 @@
-"""The Dask path: identical numbers to the dense path, on a LocalCluster, and written to disk."""
+"""The Dask path: identical numbers to the dense path, on the threaded scheduler and on a
+LocalCluster of worker processes (also with a Kernel already used here), written to disk
+atomically and without replacing existing files unless asked."""
 
 from __future__ import annotations
+
+import pickle
 
 import numpy as np
 import pytest
@@ -10,6 +14,7 @@ distributed = pytest.importorskip("distributed")
 zarr = pytest.importorskip("zarr")
 
 from kernelalg.adapters.dask import gram, to_disk  # noqa: E402
+from kernelalg.errors import InputError, OutputError  # noqa: E402
 from kernelalg.numeric.kernels import Kernel  # noqa: E402
 
 X = np.random.default_rng(0).normal(size=(257, 3))
@@ -24,19 +29,56 @@ def test_threaded_dask_equals_dense(output):
     assert np.array_equal(gram(KERNEL, X, Y, output=output, rows=33).compute(), getattr(KERNEL(X, Y), output))
 
 
-def test_local_cluster_with_two_workers_equals_dense(tmp_path):
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+@pytest.fixture(scope="module")
+def client():
+    """Two worker processes: the Kernel (already used in this process) travels by pickling."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        result = client.compute(gram(KERNEL, X, output="sgntk", rows=40)).result()
-        path = to_disk(gram(KERNEL, X, output="sgntk", rows=40), tmp_path / "sgntk.zarr", client=client)
-    dense = KERNEL(X).sgntk
-    assert np.array_equal(result, dense)
-    assert np.array_equal(zarr.open(str(path), mode="r")[:], dense)
+        yield client
 
 
-def test_memory_map_output(tmp_path):
-    path = to_disk(gram(KERNEL, X, Y, output="nngp", rows=64), tmp_path / "nngp.npy")
-    assert np.array_equal(np.load(path, mmap_mode="r"), KERNEL(X, Y).nngp)
+def test_local_cluster_after_local_use_equals_dense(client):
+    dense = KERNEL(X).sgntk  # the Kernel has compiled its maps here before it is sent
+    assert np.array_equal(client.compute(gram(KERNEL, X, output="sgntk", rows=40)).result(), dense)
+    assert np.array_equal(client.compute(gram(KERNEL, X, Y, output="nngp", rows=40)).result(), KERNEL(X, Y).nngp)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".zarr"])
+@pytest.mark.parametrize("distributed_", [False, True], ids=["threads", "cluster"])
+def test_to_disk_writes_the_matrix(tmp_path, request, suffix, distributed_):
+    client = request.getfixturevalue("client") if distributed_ else None
+    path = to_disk(gram(KERNEL, X, Y, output="nngp", rows=64), tmp_path / f"nngp{suffix}", client=client)
+    stored = np.load(path) if suffix == ".npy" else zarr.open(str(path), mode="r")[:]
+    assert np.array_equal(stored, KERNEL(X, Y).nngp)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary files left
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".zarr"])
+def test_to_disk_replaces_only_when_asked(tmp_path, suffix):
+    path = tmp_path / f"K{suffix}"
+    to_disk(gram(KERNEL, X, output="nngp", rows=64), path)
+    with pytest.raises(OutputError, match="exists"):
+        to_disk(gram(KERNEL, X, output="sgntk", rows=64), path)
+    to_disk(gram(KERNEL, X, output="sgntk", rows=64), path, overwrite=True)
+    stored = np.load(path) if suffix == ".npy" else zarr.open(str(path), mode="r")[:]
+    assert np.array_equal(stored, KERNEL(X).sgntk)
+
+
+def test_bad_to_disk_and_gram_arguments(tmp_path):
+    with pytest.raises(OutputError, match=".zarr stores and .npy"):
+        to_disk(gram(KERNEL, X), tmp_path / "K.csv")
+    with pytest.raises(OutputError, match="does not exist"):
+        to_disk(gram(KERNEL, X), tmp_path / "no" / "K.npy")
+    for kwargs in ({"output": "bogus"}, {"rows": 0}):
+        with pytest.raises(InputError):
+            gram(KERNEL, X, **kwargs)
+
+
+def test_a_used_kernel_pickles_without_its_compiled_maps():
+    KERNEL(X[:2])
+    copy = pickle.loads(pickle.dumps(KERNEL))
+    assert "maps" not in copy.__dict__ and copy == KERNEL
+    assert np.array_equal(copy(X, Y).sgntk, KERNEL(X, Y).sgntk)
 
 
 def test_outputs_do_not_depend_on_which_are_requested():

@@ -1,4 +1,4 @@
-"""SG-NTK regression and the trained-network Gaussian process (MATH.md section 5)."""
+"""SG-NTK regression and the trained-network Gaussian process (docs/maths.md section 5)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,10 @@ def test_bad_targets(setup):
         predict(kernel, X, np.where(np.arange(len(Y)) == 0, np.nan, Y), T)
     with pytest.raises(InputError):
         predict(kernel, X, Y, T, eta=-1.0)
+
+
+def test_an_infinite_train_kernel_names_its_cause(setup):
+    """sign without a surrogate: psi = phi' is a delta and the SG-NTK diverges on the diagonal."""
+    _, X, Y, T = setup
+    with pytest.raises(SingularKernelError, match="infinite.*surrogate"):
+        predict(Kernel("sign", None), X, Y, T)

@@ -274,3 +274,59 @@ def test_new_closed_forms_agree_with_neural_tangents():
         got = Kernel(name, None, depth=2, sigma_w=SW, sigma_b=SB)(X, Y, outputs=("nngp", "sgntk"))
         assert rel_err(got.nngp, np.array(nt[name][0])) < 1e-12, name
         assert rel_err(got.sgntk, np.array(nt[name][1])) < 1e-12, name
+
+
+def test_kernels_leave_the_process_allocator_alone():
+    """tune_allocator changes malloc settings of the whole process: it is opt-in, never called by
+    the kernels themselves (nor by cli.main, which the tests call in this process)."""
+    from kernelalg.numeric import allocator
+
+    Kernel("sign", "gaussian", depth=2)(X, Y)
+    Kernel("sign", "gaussian").rows(X[:3], Y)
+    assert allocator.tune_allocator.cache_info().currsize == 0
+
+
+def _arcsine_gaussian(name, a, b, c):
+    """Textbook sign maps with the standard normal density as surrogate: arcsine kernel and
+    E[2 delta(u) N(v; 0, 1)] = 1/(pi sqrt(ab + a - c^2))."""
+    if name == "nngp":
+        return 2 / mp.pi * mp.asin(c / mp.sqrt(a * b))
+    return 1 / (mp.pi * mp.sqrt(a * b + a - c * c))
+
+
+UNIT = np.array([[1.0, 0.0], [0.6, 0.8], [-0.28, 0.96]])
+EXTREME = [  # (phi, psi, textbook maps, points): norms far outside the float64 range of a*b
+    ("sign", "gaussian", _arcsine_gaussian),
+    ("erf", None, _williams(1)),
+    ("relu", None, lambda name, a, b, c: _arc_cosine(a, b, c)[0 if name == "nngp" else 1]),
+]
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+@pytest.mark.parametrize("phi,psi,maps", EXTREME, ids=[e[0] for e in EXTREME])
+def test_inputs_of_extreme_norm_against_the_textbook_recursion(phi, psi, maps, scale):
+    """Norms 1e-150 and 1e150 (variances 1e-300, 1e300): a*b under- or overflows in float64; the
+    kernels still match the mpmath recursion to 1e-12 (relu: its values scale like the norm^2)."""
+    points = UNIT * scale
+    S, I = deep_kernels(_digits(maps, 700), points, points, 2, 1.0, 0.0)
+    got = Kernel(phi, psi, depth=2)(points, outputs=("nngp", "sgntk"))
+    assert rel_err(got.nngp, S) < 1e-12 and rel_err(got.sgntk, I) < 1e-12
+
+
+def _digits(maps, dps: int):
+    """The maps evaluated at dps digits: at variances 1e300, ab + a - c^2 needs 600 of them."""
+    def precise(name, a, b, c):
+        with mp.workdps(dps):
+            return +maps(name, a, b, c)
+    return precise
+
+
+@pytest.mark.parametrize("phi,psi,maps", EXTREME, ids=[e[0] for e in EXTREME])
+def test_near_antipodal_pairs_against_the_textbook_recursion(phi, psi, maps):
+    """Angles pi - 3e-3 (rho = -1 + 5e-6).  Closer pairs are limited by the float64 covariance
+    S1 itself: at pi - 1e-9, 1 + rho = 5e-19 is below its rounding, so sign's deep kernel, whose
+    arcsine has a square-root corner at rho = -1, is off by 2e-5 at depth 2."""
+    points = np.array([[1.0, 0.0], [-1.0, 3e-3], [0.6, 0.8], [-0.6, -0.8 + 3e-3]])
+    S, I = deep_kernels(maps, points, points, 2, 1.0, 0.0)
+    got = Kernel(phi, psi, depth=2)(points, outputs=("nngp", "sgntk"))
+    assert rel_err(got.nngp, S) < 1e-12 and rel_err(got.sgntk, I) < 1e-12

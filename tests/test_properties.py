@@ -1,4 +1,4 @@
-"""Hypothesis properties of the layer maps (MATH.md section 4) over catalog families."""
+"""Hypothesis properties of the layer maps (docs/maths.md section 6) over catalog families."""
 
 from __future__ import annotations
 

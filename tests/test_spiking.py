@@ -201,7 +201,7 @@ def test_exact_gradients_match_central_differences(model, seed):
 
 
 def test_reference_spike_time_and_derivative():
-    """SPIKING.md 4.1: w = 1.15 w_min at t = 0.5, T = 4: t = 3.1957, dt/dw = -2.4345."""
+    """docs/spiking.md section 8.1: w = 1.15 w_min at t = 0.5, T = 4: t = 3.1957, dt/dw = -2.4345."""
     r = first_spike("qif", 1.15 * QIF().min_weight_to_spike, 0.5, 4.0)
     assert not r.pseudo and abs(r.t - 3.1957) < 5e-5 and abs(r.dt_dw + 2.4345) < 5e-5
     r = first_spike("qif", 1.5 * QIF().min_weight_to_spike, 0.5, 4.0)
@@ -219,7 +219,7 @@ def _crossing_weight(t_in=0.5, T=4.0):
 
 
 def test_trial_end_crossing_is_smooth():
-    """SPIKING.md 3.1: the spike crosses T at w_c ~ 2.6235 with dt/dw ~ -6.121 on both sides."""
+    """docs/spiking.md section 6.5: the spike crosses T at w_c ~ 2.6235 with dt/dw ~ -6.121 on both sides."""
     wc = _crossing_weight()
     assert abs(wc - 2.6235) < 1e-3
     below, above = first_spike("qif", wc * (1 - 1e-5), 0.5, 4.0), first_spike("qif", wc * (1 + 1e-5), 0.5, 4.0)

@@ -1,4 +1,4 @@
-"""Spiking learning experiments (SPIKING.md 4.1, 4.2): quick versions in CI, the full
+"""Spiking learning experiments (docs/spiking.md section 8): quick versions in CI, the full
 single-neuron run (3000 trials, about 30 s) behind the slow marker."""
 
 from __future__ import annotations

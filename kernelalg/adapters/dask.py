@@ -4,17 +4,20 @@ machine's memory.
 Each block is a band of full-width rows computed by :meth:`Kernel.rows` (the same generated
 layer maps and exact diagonal as the dense path, so the numbers are identical).  The local
 threaded scheduler is used by default; pass a ``dask.distributed`` client to run on a
-cluster.  ``to_disk`` streams the blocks into a Zarr array or a NumPy memory map.
+cluster (a Kernel travels without its compiled maps, which each worker reloads from the cache).
+``to_disk`` streams the blocks into a Zarr array or a ``.npy`` file, atomically.
 """
 
 from __future__ import annotations
 
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
-from kernelalg.errors import InputError
-from kernelalg.numeric.kernels import Kernel, as_points
+from kernelalg.errors import InputError, OutputError
+from kernelalg.files import replacing
+from kernelalg.numeric.kernels import OUTPUTS, Kernel, as_points
 
 try:
     import dask
@@ -28,6 +31,10 @@ BLOCK_ELEMENTS = 2**22
 
 def gram(kernel: Kernel, X, Y=None, output: str = "sgntk", rows: int | None = None) -> "da.Array":
     """K(X, Y) for one output ("nngp", "sgntk" or "ntk") as a lazy Dask array of row bands."""
+    if output not in OUTPUTS:
+        raise InputError(f"unknown kernel output {output!r}; choose from {OUTPUTS}")
+    if rows is not None and (not isinstance(rows, Integral) or isinstance(rows, bool) or rows < 1):
+        raise InputError(f"rows must be a positive integer, got {rows!r}")
     X = as_points(X, "X")
     same = Y is None
     Y = X if same else as_points(Y, "Y")
@@ -45,17 +52,35 @@ def gram(kernel: Kernel, X, Y=None, output: str = "sgntk", rows: int | None = No
                          meta=np.empty((0, 0)))
 
 
-def to_disk(array: "da.Array", path: str | Path, client=None) -> Path:
-    """Compute ``array`` block by block into ``path`` (``.zarr``: Zarr store; otherwise a NumPy
-    ``.npy`` memory map), so that only a few blocks are in memory at a time."""
+class NpyRegions:
+    """A ``.npy`` file as a Dask store target: each block opens the file, writes its region and
+    flushes, so blocks computed in other processes (a distributed cluster) land in the file."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...]):
+        self.path, self.shape, self.dtype, self.ndim = str(path), shape, np.dtype(float), len(shape)
+        np.lib.format.open_memmap(self.path, mode="w+", dtype=float, shape=shape).flush()
+
+    def __setitem__(self, region, values) -> None:
+        target = np.load(self.path, mmap_mode="r+")
+        target[region] = values
+        target.flush()
+
+
+def to_disk(array: "da.Array", path: str | Path, client=None, overwrite: bool = False) -> Path:
+    """Compute ``array`` block by block into ``path`` (``.zarr``: a Zarr store; ``.npy``: a NumPy
+    file), so that only a few blocks are in memory at a time.  The data go to a temporary file
+    (folder) next to ``path``, renamed when complete; an existing ``path`` is replaced only with
+    ``overwrite``."""
     path = Path(path)
-    if path.suffix == ".zarr":
-        target = da.to_zarr(array, str(path), overwrite=True, compute=False)
-    else:
-        memmap = np.lib.format.open_memmap(path, mode="w+", dtype=float, shape=array.shape)
-        target = da.store(array, memmap, lock=False, compute=False)
-    if client is not None:
-        client.compute(target).result()
-    else:
-        dask.compute(target)
+    if path.suffix not in (".zarr", ".npy"):
+        raise OutputError(f"cannot write {path}: to_disk writes .zarr stores and .npy files")
+    with replacing(path, overwrite, folder=path.suffix == ".zarr") as tmp:
+        if path.suffix == ".zarr":
+            target = da.to_zarr(array, str(tmp), overwrite=True, compute=False)
+        else:
+            target = da.store(array, NpyRegions(tmp, array.shape), lock=False, compute=False)
+        if client is not None:
+            client.compute(target).result()
+        else:
+            dask.compute(target)
     return path

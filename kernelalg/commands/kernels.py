@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
+from kernelalg.commands import add_force_argument
 from kernelalg.commands.symbolic import add_pair_arguments
 from kernelalg.errors import InputError
+from kernelalg.files import check_target, read_array, save_arrays
 from kernelalg.numeric.inference import predict
-from kernelalg.numeric.kernels import Kernel, circle
+from kernelalg.numeric.kernels import OUTPUTS, Kernel, as_points, check_memory, circle
 
 
 def add_network_arguments(parser) -> None:
@@ -25,22 +26,18 @@ def kernel_from(args) -> Kernel:
     return Kernel(args.phi, args.psi, depth=args.depth, sigma_w=args.sigma_w, sigma_b=args.sigma_b)
 
 
-def load_array(path: str, what: str) -> np.ndarray:
-    try:
-        return np.load(Path(path), allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {what} from {path}: {exc}") from None
-
-
 def _kernel(args) -> int:
     kernel = kernel_from(args)
-    X = circle(args.circle) if args.circle is not None else load_array(args.points, "--points")
-    Y = load_array(args.points2, "--points2") if args.points2 else None
+    check_target(args.out, args.force)
+    if args.circle is not None:
+        check_memory((args.circle, args.circle), OUTPUTS)
+    X = circle(args.circle) if args.circle is not None else as_points(read_array(args.points, "--points"), "--points")
+    Y = as_points(read_array(args.points2, "--points2"), "--points2") if args.points2 else None
     kernel(X[:1])  # derivation and code generation (cached) are not part of the timing
     start = time.perf_counter()
     result = kernel(X, Y)
     seconds = time.perf_counter() - start
-    np.savez(args.out, nngp=result.nngp, sgntk=result.sgntk, ntk=result.ntk)
+    save_arrays(args.out, args.force, nngp=result.nngp, sgntk=result.sgntk, ntk=result.ntk)
     if args.json:
         diag = kernel.diagonal(X).sgntk if Y is None else np.diagonal(result.sgntk)
         print(json.dumps({"shape": list(result.sgntk.shape), "diag_sgntk": diag.tolist(), "seconds": seconds}))
@@ -51,13 +48,14 @@ def _kernel(args) -> int:
 
 def _predict(args) -> int:
     kernel = kernel_from(args)
-    X = load_array(args.train, "--train")
-    Y = load_array(args.targets, "--targets")
-    T = load_array(args.test, "--test")
+    check_target(args.out, args.force)
+    X = read_array(args.train, "--train")
+    Y = read_array(args.targets, "--targets")
+    T = read_array(args.test, "--test")
     t = float("inf") if args.time in ("inf", "infinity") else _number(args.time, "--time")
     result = predict(kernel, X, Y, T, t=t, eta=args.lr)
     mean = result.mean[:, 0] if result.mean.shape[1] == 1 else result.mean
-    np.savez(args.out, mean=mean, std=result.std)
+    save_arrays(args.out, args.force, mean=mean, std=result.std)
     if args.json:
         print(json.dumps({"mean": np.asarray(mean).tolist(), "std": result.std.tolist()}))
     else:
@@ -80,6 +78,7 @@ def register(sub) -> None:
     where.add_argument("--circle", type=int, help="use N equally spaced points on the unit circle")
     p.add_argument("--points2", help="second point set Y (M, d) .npy (default: X)")
     p.add_argument("--out", required=True, help="output .npz with arrays nngp, sgntk, ntk")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print shape, SG-NTK diagonal and seconds as JSON")
     p.set_defaults(func=_kernel)
 
@@ -91,5 +90,6 @@ def register(sub) -> None:
     p.add_argument("--time", default="inf", help="training time t (default inf)")
     p.add_argument("--lr", type=float, default=1.0, help="learning rate eta (default 1)")
     p.add_argument("--out", required=True, help="output .npz with arrays mean, std")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print mean and std as JSON")
     p.set_defaults(func=_predict)

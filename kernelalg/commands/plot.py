@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kernelalg.commands import add_force_argument
 from kernelalg.errors import InputError
 from kernelalg.plots import compare
 
@@ -16,7 +17,7 @@ def _pair(text: str) -> tuple[str, str | None]:
 def _plot(args) -> int:
     pairs = [_pair(p) for p in args.pair] or [("sign", "gaussian"), ("sign", "atan"), ("sign", "superspike(k=5)"),
                                               ("sign", "triangle")]
-    path = compare(pairs, args.out, args.depth, args.sigma_w, args.sigma_b)
+    path = compare(pairs, args.out, args.depth, args.sigma_w, args.sigma_b, overwrite=args.force)
     print(f"figure -> {path}")
     return 0
 
@@ -29,4 +30,5 @@ def register(sub) -> None:
     p.add_argument("--sigma-w", type=float, default=1.0)
     p.add_argument("--sigma-b", type=float, default=0.1)
     p.add_argument("-o", "--out", default="kernelalg-comparison.png", help="output file (.png or .svg)")
+    add_force_argument(p)
     p.set_defaults(func=_plot)

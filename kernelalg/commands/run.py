@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
+from kernelalg.commands import add_force_argument, prepare_outputs
 from kernelalg.commands.kernels import add_network_arguments, kernel_from
+from kernelalg.files import write_text
 from kernelalg.numeric.kernels import circle
 from kernelalg.numeric.layermaps import generate_source
 from kernelalg.numeric.validation import check_maps
+from kernelalg.symbolic.catalog import resolve
 
 
 def _slug(text: str) -> str:
@@ -22,12 +24,11 @@ def _run(args) -> int:
     timings = {}
     start = time.perf_counter()
     kernel = kernel_from(args)
+    module_name = f"layer_maps_{_slug(str(resolve(args.phi)))}_{_slug(str(resolve(args.psi)))}.py"
+    module_path, summary_path = prepare_outputs(args.out_dir, [module_name, "summary.json"], args.force)
     maps = kernel.maps
     timings["derive_and_generate_s"] = time.perf_counter() - start
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    module_path = out_dir / f"layer_maps_{_slug(str(maps.derived.phi))}_{_slug(str(maps.derived.psi))}.py"
-    module_path.write_text(generate_source(args.phi, args.psi), encoding="utf-8")
+    write_text(module_path, generate_source(args.phi, args.psi), args.force)
 
     start = time.perf_counter()
     checks = check_maps(maps)
@@ -52,7 +53,7 @@ def _run(args) -> int:
                    "naive_ntk_offdiag_max": float(np.max(np.where(np.isinf(result.ntk), -np.inf, result.ntk)))},
         "module": str(module_path), "timings": timings,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_text(summary_path, json.dumps(summary, indent=2), args.force)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -71,7 +72,7 @@ def _run(args) -> int:
           f"largest finite entry {circ['naive_ntk_offdiag_max']:.6g}")
     print(f"\nfloat64 err: generated code vs the 50-digit formula on {checks[0].points or len(checks)} covariances "
           "(|rho| <= 1 - 1e-9, variances 1e-4..1e4);\nmpmath err: formula vs independent mpmath quadrature.")
-    print(f"Generated module: {module_path}\nSummary: {out_dir / 'summary.json'}")
+    print(f"Generated module: {module_path}\nSummary: {summary_path}")
     return 0
 
 
@@ -82,5 +83,6 @@ def register(sub) -> None:
     p.set_defaults(psi="gaussian")
     p.add_argument("--points", type=int, default=200, help="points on the circle for the deep kernel (default 200)")
     p.add_argument("--out-dir", default="kernelalg-output", help="where the module and summary.json go")
+    add_force_argument(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_run)

@@ -7,9 +7,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from kernelalg.commands import add_force_argument, prepare_outputs
 from kernelalg.errors import InputError
 from kernelalg.experiments import spiking_concept, spiking_deep, spiking_rnn, spiking_single
 from kernelalg.experiments.figures import pyplot
+from kernelalg.files import write_text
 from kernelalg.spiking.models import MODELS
 from kernelalg.spiking.single import first_spike
 
@@ -28,25 +30,25 @@ def _spike_time(args) -> int:
     return 0
 
 
-def _out_dir(args) -> Path:
-    path = Path(args.out_dir)
-    path.mkdir(parents=True, exist_ok=True)
+def _out_dir(args, name: str) -> Path:
+    """The output folder, checked before the run: NAME.json and NAME.png may be written there."""
     if args.figures:
         pyplot()  # fail early (clear message) when matplotlib is missing
-    return path
+    record, _ = prepare_outputs(args.out_dir, [f"{name}.json", f"{name}.png"], args.force)
+    return record.parent
 
 
 def _finish(args, out: Path, name: str, module, result, metrics: dict, record: dict, summary: str) -> int:
     """Write ``record`` to NAME.json and the figure, then print the metrics (--json) or the summary."""
-    (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+    write_text(out / f"{name}.json", json.dumps(record, indent=1), args.force)
     if args.figures:
-        module.figure(result, out / f"{name}.png")
+        module.figure(result, out / f"{name}.png", args.force)
     print(json.dumps(metrics) if args.json else f"{summary}\nmetrics and figure in {out}")
     return 0
 
 
 def _concept(args) -> int:
-    out = _out_dir(args)
+    out = _out_dir(args, "concept")
     result = spiking_concept.run(points=101 if args.quick else 1001, show_progress=not args.json)
     metrics = result["metrics"]
     summary = "\n".join(
@@ -57,7 +59,7 @@ def _concept(args) -> int:
 
 
 def _single(args) -> int:
-    out = _out_dir(args)
+    out = _out_dir(args, "single")
     start = time.perf_counter()
     result = spiking_single.run(trials=300 if args.quick else 3000, show_progress=not args.json)
     seconds = time.perf_counter() - start
@@ -70,7 +72,7 @@ def _single(args) -> int:
 
 
 def _rnn(args) -> int:
-    out = _out_dir(args)
+    out = _out_dir(args, "rnn")
     start = time.perf_counter()
     result = spiking_rnn.run(trials=300 if args.quick else 10_000, show_progress=not args.json)
     seconds = time.perf_counter() - start
@@ -87,7 +89,7 @@ def _deep(args) -> int:
     config = spiking_deep.config_for(name, path[0] if path else None, quick=args.quick)
     if args.epochs is not None:
         config = replace(config, epochs=args.epochs)
-    out = _out_dir(args)
+    out = _out_dir(args, f"deep-{name}")
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     result = spiking_deep.run(config, seeds=seeds, jobs=args.jobs, show_progress=not args.json)
     m, d = result["metrics"], result["details"]
@@ -105,6 +107,7 @@ def _experiment(commands, name: str, func, help_text: str):
     p.add_argument("--out-dir", default=f"kernelalg-output/spiking-{name}", help="metrics and figure folder")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip the PNG figure")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
+    add_force_argument(p)
     p.set_defaults(func=func)
     return p
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import sympy as sp
 
+from kernelalg.commands import add_force_argument
 from kernelalg.errors import InputError
+from kernelalg.files import check_target, write_text
 from kernelalg.numeric.layermaps import generate_source, layer_maps
 from kernelalg.reports import report
 from kernelalg.symbolic.catalog import PRESETS, entries
@@ -39,7 +41,8 @@ def _derive(args) -> int:
         path = Path(args.report)
         if path.suffix not in (".md", ".tex"):
             raise InputError(f"--report must end in .md or .tex, got {path.name!r}")
-        path.write_text(report(args.phi, args.psi, path.suffix[1:]), encoding="utf-8")
+        check_target(path, args.force)
+        write_text(path, report(args.phi, args.psi, path.suffix[1:]), args.force)
         print(f"derivation report -> {path}")
         return 0
     maps = derive(args.phi, args.psi)
@@ -94,11 +97,13 @@ def _catalog(args) -> int:
 
 
 def _generate(args) -> int:
+    if args.output != "-":
+        check_target(args.output, args.force)
     text = generate_source(args.phi, args.psi)
     if args.output == "-":
         print(text, end="")
     else:
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_text(args.output, text, args.force)
         print(f"wrote {args.output}")
     return 0
 
@@ -108,6 +113,7 @@ def register(sub) -> None:
     add_pair_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--report", metavar="FILE", help="write a derivation report (FILE.md or FILE.tex)")
+    add_force_argument(p)
     p.set_defaults(func=_derive)
 
     p = sub.add_parser("eval", help="evaluate the four layer maps at one covariance")
@@ -123,4 +129,5 @@ def register(sub) -> None:
     p = sub.add_parser("generate", help="write the generated NumPy module of a pair's layer maps")
     add_pair_arguments(p)
     p.add_argument("-o", "--output", required=True, help="output .py file ('-' for stdout)")
+    add_force_argument(p)
     p.set_defaults(func=_generate)

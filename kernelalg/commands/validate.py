@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
+from kernelalg.commands import add_force_argument, prepare_outputs
 from kernelalg.experiments import divergence, empirical, sgl
 from kernelalg.experiments.figures import pyplot
+from kernelalg.files import write_text
 
 QUICK = {
     "divergence": {"ms": (1, 3, 10, 30, 100, 300, 1000), "points": 8},
@@ -17,9 +18,9 @@ QUICK = {
 
 
 def _validate(args) -> int:
-    out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     figures = args.figures
+    names = ["validate.json", *(["divergence.png", "empirical.png", "sgl.png"] if figures else [])]
+    metrics_path, *figure_paths = prepare_outputs(args.out_dir, names, args.force)
     if figures:
         pyplot()  # fail early (clear message) when matplotlib is missing
     show = not args.json
@@ -36,12 +37,10 @@ def _validate(args) -> int:
         "widths": fit.widths,
     }
     seconds = time.perf_counter() - start
-    (out_dir / "validate.json").write_text(json.dumps({**metrics, "seconds": seconds, "divergence": div.as_dict(),
-                                                        "empirical": emp.as_dict(), "sgl": fit.as_dict()}, indent=1))
-    if figures:
-        divergence.figure(div, out_dir / "divergence.png")
-        empirical.figure(emp, out_dir / "empirical.png")
-        sgl.figure(fit, out_dir / "sgl.png")
+    write_text(metrics_path, json.dumps({**metrics, "seconds": seconds, "divergence": div.as_dict(),
+                                         "empirical": emp.as_dict(), "sgl": fit.as_dict()}, indent=1), args.force)
+    for module, result, path in zip((divergence, empirical, sgl), (div, emp, fit), figure_paths):
+        module.figure(result, path, args.force)
     if args.json:
         print(json.dumps(metrics))
         return 0
@@ -54,7 +53,7 @@ def _validate(args) -> int:
     print(f"   {'width':>6s} {'mean |dev|':>11s} {'std ratio':>10s} {'in 2-sigma band':>16s}")
     for n, d, r, w in zip(fit.widths, fit.sgl_mean_abs_dev, fit.sgl_std_ratio, fit.sgl_within_band):
         print(f"   {n:6d} {d:11.4f} {r:10.3f} {100 * w:15.0f}%")
-    print(f"\nMetrics: {out_dir / 'validate.json'}" + (f"; figures in {out_dir}" if figures else ""))
+    print(f"\nMetrics: {metrics_path}" + (f"; figures in {metrics_path.parent}" if figures else ""))
     return 0
 
 
@@ -67,4 +66,5 @@ def register(sub) -> None:
     p.add_argument("--out-dir", default="kernelalg-output/validate", help="metrics and figures folder")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="skip the PNG figures")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    add_force_argument(p)
     p.set_defaults(func=_validate)

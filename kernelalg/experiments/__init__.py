@@ -1,2 +1,2 @@
-"""Validation experiments of the SG-NTK (MATH.md section 6), shared by ``kernelalg validate``
+"""Validation experiments of the SG-NTK (docs/maths.md section 7), shared by ``kernelalg validate``
 (quick settings) and the scripts in ``derivations/`` (full settings, figures, metrics JSON)."""

@@ -1,4 +1,4 @@
-"""Experiment 1: the naive NTK of erf_m diverges, the SG-NTK converges (MATH.md section 3).
+"""Experiment 1: the naive NTK of erf_m diverges, the SG-NTK converges (docs/maths.md section 4).
 
 For phi_m(x) = erf(m x) the naive NTK T (psi = phi_m') has diagonal entries growing like m^L
 for L hidden layers (each layer's ntk_m(a, a, a) ~ (2 m / pi) / sqrt(a)), while off-diagonal
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelalg.experiments.figures import pyplot
+from kernelalg.experiments.figures import pyplot, save
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.progress import progress
 
@@ -50,7 +50,7 @@ def run(ms=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), depth: int = 2, points: i
     return DivergenceResult(list(map(float, ms)), depth, diag, off, dist, exponent, change)
 
 
-def figure(result: DivergenceResult, path: str | Path) -> None:
+def figure(result: DivergenceResult, path: str | Path, overwrite: bool = False) -> None:
     """Naive NTK diagonal/off-diagonal and SG-NTK distance to sign against m (log-log)."""
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
@@ -68,5 +68,4 @@ def figure(result: DivergenceResult, path: str | Path) -> None:
     right.set_ylabel("||I_m - I_sign||_F / ||I_sign||_F")
     right.set_title("SG-NTK of erf_m -> SG-NTK of sign")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=120)

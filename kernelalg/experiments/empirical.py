@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelalg.experiments.figures import pyplot
+from kernelalg.experiments.figures import pyplot, save
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.networks import Network, Pointwise
 from kernelalg.progress import progress
@@ -57,7 +57,7 @@ def run(widths=(64, 256, 1024, 4096, 8192), ms=(1, 3), psi: str = "gaussian", de
     return EmpiricalResult(list(widths), list(map(float, ms)), psi, init_err, trained_err, float(np.mean(logs)))
 
 
-def figure(result: EmpiricalResult, path: str | Path) -> None:
+def figure(result: EmpiricalResult, path: str | Path, overwrite: bool = False) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4.5))
     widths = np.asarray(result.widths, dtype=float)
@@ -71,5 +71,4 @@ def figure(result: EmpiricalResult, path: str | Path) -> None:
     ax.set_title(f"Empirical vs analytic SG-NTK (psi = {result.psi}), slope {result.empirical_slope:.2f}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=120)

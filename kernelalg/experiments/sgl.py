@@ -1,5 +1,5 @@
 """Experiment 3: an ensemble of finite sign networks trained by SGL against the SG-NTK Gaussian
-process (MATH.md sections 5 and 6): regression on the unit circle, 15 training points, two
+process (docs/maths.md sections 5 and 7): regression on the unit circle, 15 training points, two
 hidden layers; per width the distance of the ensemble mean to the GP mean, the ratio of the
 ensemble's standard deviation to the GP's, and the fraction of test points where the ensemble
 mean lies in the GP's 2-sigma band."""
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kernelalg.experiments.figures import pyplot
+from kernelalg.experiments.figures import pyplot, save
 from kernelalg.numeric.inference import predict
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.networks import Network, Pointwise
@@ -77,7 +77,7 @@ def run(widths=(64, 256, 1024, 2048), phi: str = "sign", psi: str = "gaussian", 
                      Y.tolist(), gp_mean.tolist(), gp_std.tolist(), means, stds, losses, dev, ratio, within)
 
 
-def figure(result: SGLResult, path: str | Path) -> None:
+def figure(result: SGLResult, path: str | Path, overwrite: bool = False) -> None:
     """Per width: GP mean and 2-sigma band, ensemble mean and spread, training points."""
     plt = pyplot()
     k = len(result.widths)
@@ -98,5 +98,4 @@ def figure(result: SGLResult, path: str | Path) -> None:
     axes[0][0].legend(fontsize=7)
     fig.suptitle(f"SGL with phi = {result.phi}, psi = {result.psi}, {result.steps} steps vs SG-NTK GP")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=120)

@@ -1,4 +1,4 @@
-"""Concept: spike time against input weight and inhibition time, QIF versus LIF (SPIKING.md 4.1).
+"""Concept: spike time against input weight and inhibition time, QIF versus LIF (docs/spiking.md section 8.1).
 
 One neuron from rest.  ``vary_w``: one input at t = 0.5 of weight w in [0, 2 w_min];
 ``vary_t``: an excitatory input (1.5 w_min for QIF, 1.4 w_min for LIF) at 0.5 and an
@@ -60,8 +60,8 @@ def run(points: int = 401, show_progress: bool = True) -> dict:
     return {"scans": scans, "metrics": metrics}
 
 
-def figure(result: dict, path) -> None:
-    from kernelalg.experiments.figures import pyplot
+def figure(result: dict, path, overwrite: bool = False) -> None:
+    from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(9, 5.6), sharex="col", gridspec_kw={"height_ratios": (2, 1)})
@@ -83,5 +83,4 @@ def figure(result: dict, path) -> None:
                    ylabel="dt/dw" if kind == "w" else "dt/dt_inh")
         bottom.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=150)

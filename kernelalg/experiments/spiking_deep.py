@@ -1,4 +1,4 @@
-"""Deep, initially silent theta network with time-to-first-spike coding (SPIKING.md 4.4).
+"""Deep, initially silent theta network with time-to-first-spike coding (docs/spiking.md section 8.4).
 
 Theta neurons (tau = 6/pi, drive 5/4, so the period is Theta = 6 = 3 T with T = 2) in two
 hidden layers and one output layer, all-to-all between consecutive layers.  A feature x in
@@ -320,10 +320,10 @@ def run(config: DeepConfig, seeds: int = 3, jobs: int = 1, show_progress: bool =
     return {"metrics": summary, "details": details, "runs": runs}
 
 
-def figure(result: dict, path) -> None:
+def figure(result: dict, path, overwrite: bool = False) -> None:
     """Rasters of the first test sample before and after training (first seed), and the test
     error with and without pseudospikes and the silent fraction over the epochs (mean +- std)."""
-    from kernelalg.experiments.figures import pyplot
+    from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
     runs = result["runs"]
@@ -359,5 +359,4 @@ def figure(result: dict, path) -> None:
     axes[2].set_yscale("log")
     axes[2].set_title(f"{runs[0]['config']['dataset']}: {len(runs)} seeds")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=150)

@@ -1,4 +1,4 @@
-"""Recurrent QIF network: two of ten neurons learn target spike trains (SPIKING.md 4.3).
+"""Recurrent QIF network: two of ten neurons learn target spike trains (docs/spiking.md section 8.3).
 
 Every neuron i has its own excitatory (+5) and inhibitory (-5) Poisson input train; the
 recurrent weights (no self-coupling, initially 0) and the initial states (V, I) (initially 0)
@@ -43,7 +43,7 @@ REFERENCE_TARGETS = ((1.3301, 2.4417, 4.5711, 5.8209, 9.5693), (1.3703, 4.9058, 
 
 def make_task(seed: int = 7, reference_targets: bool = True) -> Task:
     """Input trains drawn with NumPy under ``seed``; the targets are the reference run's
-    (SPIKING.md 4.3, its JAX draws) or, with ``reference_targets=False``, NumPy draws of the
+    (docs/spiking.md section 8.3, drawn with JAX) or, with ``reference_targets=False``, NumPy draws of the
     same construction."""
     rng = np.random.default_rng(seed)
     exc = np.cumsum(RATE_IN * rng.exponential(1.0, (N, 100)), axis=1) - 10.0  # shifted by T_init = 10
@@ -150,8 +150,8 @@ def run(trials: int = 10_000, seed: int = 7, show_progress: bool = True) -> RNNR
     return result
 
 
-def figure(result: RNNRun, path) -> None:
-    from kernelalg.experiments.figures import pyplot
+def figure(result: RNNRun, path, overwrite: bool = False) -> None:
+    from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -170,5 +170,4 @@ def figure(result: RNNRun, path) -> None:
     ax.set(xlabel="trial", ylabel="output time", ylim=(0, 1.25 * T), title="output spikes (targets dashed)")
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=150)

@@ -1,7 +1,7 @@
-"""Single QIF neuron learns two target spike times (SPIKING.md 4.2).
+"""Single QIF neuron learns two target spike times (docs/spiking.md section 8.2).
 
 22 inputs fire once in a trial of length T = 10; 20 have fixed times and weights (the
-reference's values, drawn there with JAX's legacy PRNG and restated in SPIKING.md), 2 have a
+reference's values, drawn there with JAX's legacy PRNG; docs/spiking.md section 9), 2 have a
 trainable weight and time, starting at weights (0, 0) and times (1, 9).  The loss is the
 mean squared distance of the first two output times (ordinary spikes, else pseudospikes)
 to the targets (2.5, 7.5).  Both outputs start as pseudospikes after T; exact gradients move
@@ -75,8 +75,8 @@ def run(trials: int = 3000, lr: float = 0.1, clip: float = 0.02, show_progress: 
     return result
 
 
-def figure(result: SingleRun, path) -> None:
-    from kernelalg.experiments.figures import pyplot
+def figure(result: SingleRun, path, overwrite: bool = False) -> None:
+    from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -95,5 +95,4 @@ def figure(result: SingleRun, path) -> None:
     ax.semilogy(trials, np.maximum(result.loss, 1e-30))
     ax.set(xlabel="trial", ylabel="loss", title="squared error")
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save(fig, path, overwrite, dpi=150)

@@ -1,11 +1,13 @@
-"""Keep freed work arrays in the process heap (glibc only).
+"""Opt-in tuning of the C heap for the kernel recursion (glibc only): :func:`tune_allocator`.
 
 The blocked kernel recursion allocates and frees thousands of ~1 MB temporaries (one per
 NumPy operation on a row block).  With glibc's default thresholds such arrays are mapped
-fresh from the OS and returned on every free, so each one page-faults again: measured on
-N = 4000 this tripled the kernel time.  Raising the mmap and trim thresholds lets malloc reuse
-the freed blocks.  It changes no results, retains at most the trim threshold of freed memory,
-and is a no-op where glibc's ``mallopt`` is unavailable.
+fresh from the OS and returned on every free, so each one page-faults again.  Raising the mmap
+and trim thresholds lets malloc reuse the freed blocks.  This changes allocator settings for the
+whole process (and keeps up to the trim threshold of freed memory), so the library never does it
+by itself: a program opts in with ``kernelalg.tune_allocator()``.  The ``kernelalg`` command
+does (its process is its own); ``benchmarks/bench_kernels.py`` does unless ``--default-allocator``.
+It changes no results and is a no-op where glibc's ``mallopt`` is unavailable.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ TRIM_THRESHOLD = 128 << 20
 
 
 @functools.cache
-def keep_freed_memory() -> bool:
-    """Raise glibc's mmap/trim thresholds once per process; True if applied."""
+def tune_allocator() -> bool:
+    """Raise glibc's mmap/trim thresholds for this process (once); True if applied."""
     if not sys.platform.startswith("linux"):
         return False
     try:

@@ -1,4 +1,4 @@
-"""Prediction of infinitely wide networks trained by SGL (MATH.md section 5).
+"""Prediction of infinitely wide networks trained by SGL (docs/maths.md section 5).
 
 With K = I(X, X) (train x train SG-NTK, not symmetric), k(x) = I(x, X), S the NNGP and
 learning rate eta, the network output after training time t is Gaussian over initialisations:
@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 
 from kernelalg.errors import InputError, SingularKernelError
+from kernelalg.numeric.arrays import real_array
 from kernelalg.numeric.kernels import Kernel, as_points
 
 _CONDITION_LIMIT = 1e14
@@ -37,7 +38,7 @@ class Prediction:
 
 
 def _targets(Y, n: int) -> np.ndarray:
-    Y = np.asarray(Y, dtype=float)
+    Y = real_array(Y, "targets")
     if Y.ndim == 1:
         Y = Y[:, None]
     if Y.ndim != 2 or Y.shape[0] != n:
@@ -48,7 +49,10 @@ def _targets(Y, n: int) -> np.ndarray:
 
 
 def _solve_right(K: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """B K^-1 for a square, possibly non-symmetric K; SingularKernelError if K is singular."""
+    """B K^-1 for a square, possibly non-symmetric K; SingularKernelError if K is singular or infinite."""
+    if not np.isfinite(K).all():
+        raise SingularKernelError("the train kernel is infinite (the SG-NTK diverges where psi = phi' is a delta, "
+                                  "as for jump activations without a surrogate); choose a surrogate psi")
     cond = np.linalg.cond(K)
     if not np.isfinite(cond) or cond > _CONDITION_LIMIT:
         raise SingularKernelError(

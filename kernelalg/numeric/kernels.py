@@ -1,4 +1,4 @@
-"""Deep infinite-width kernels of an MLP: NNGP, SG-NTK and naive NTK (MATH.md section 2).
+"""Deep infinite-width kernels of an MLP: NNGP, SG-NTK and naive NTK (docs/maths.md section 3).
 
     S1 = sw^2 <x, y>/n0 + sb^2,       S(l+1) = sw^2 nngp(Lambda_l) + sb^2
     I1 = S1,                          I(l+1) = S(l+1) + sw^2 sg(Lambda_l) I_l        (SG-NTK)
@@ -14,24 +14,37 @@ symmetric, and so is I when sg is symmetric in (a, b); otherwise I(y, x) is carr
 second SG recursion on the same S with the variances swapped.  A row band (:meth:`Kernel.rows`)
 takes its entries left of the diagonal from the same upper-triangle computation, so blocked,
 threaded and distributed results agree bit for bit.
+
+Limits: depth up to :data:`MAX_DEPTH`, weight and bias scales up to :data:`MAX_SCALE`; every
+variance S_l(x, x) must be positive (a zero input row needs sigma_b > 0: at variance 0 the maps
+of jump activations are undefined); outputs that would not fit into the available memory are
+refused up front (the Dask adapter streams them to disk instead); a NaN, or an infinity other
+than a divergence of the naive NTK, is a :class:`~kernelalg.errors.NumericalError`.  Entries
+with variances beyond the float64 range of the generated code (inputs of norm 1e-150, 1e150)
+are evaluated from the closed forms in mpmath (:mod:`kernelalg.numeric.widerange`).
 """
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, partial
+from numbers import Integral
 
 import numpy as np
 
-from kernelalg.errors import InputError
 from kernelalg.codegen.module import SWAPPED
-from kernelalg.numeric.allocator import keep_freed_memory
+from kernelalg.errors import InputError, MemoryLimitError, NumericalError
+from kernelalg.numeric.arrays import first_bad, real, real_array
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid, layer_maps
 from kernelalg.symbolic.expectation.result import a as A, b as B
 from kernelalg.symbolic.functions import Function
 
 OUTPUTS = ("nngp", "sgntk", "ntk")
+MAX_DEPTH = 1000
+MAX_SCALE = 1e6
+MAX_CIRCLE = 10**8
 _EXACT_DIM = 16  # input dimension up to which S1 is summed in a fixed order
 _BLOCK_ELEMENTS = 1 << 17  # elements of one row block (rows x columns): fits in cache
 _TILE = 256  # side of the square tiles in which a symmetric result is mirrored
@@ -47,11 +60,8 @@ class KernelResult:
 
 
 def as_points(X, name: str = "X") -> np.ndarray:
-    """A finite float array of shape (N, d)."""
-    try:
-        X = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric (N, d) array: {exc}") from None
+    """A finite float array of shape (N, d) (a 1-D array is N points of dimension 1)."""
+    X = real_array(X, name)
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
@@ -59,6 +69,32 @@ def as_points(X, name: str = "X") -> np.ndarray:
     if not np.isfinite(X).all():
         raise InputError(f"{name} contains NaN or inf")
     return X
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux: MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(shape: tuple[int, int], outputs: tuple[str, ...]) -> None:
+    """MemoryLimitError if the float64 output matrices of ``shape`` exceed the available memory."""
+    need = len(outputs) * shape[0] * shape[1] * 8
+    have = available_memory()
+    if have is not None and need > have:
+        raise MemoryLimitError(
+            f"{len(outputs)} kernel matrices of {shape[0]} x {shape[1]} need {need / 1e9:.1f} GB, but only "
+            f"{have / 1e9:.1f} GB of memory is available; request fewer outputs, or compute them in bands with "
+            "kernelalg.adapters.dask.gram(kernel, X) and stream them to disk with to_disk(...)")
 
 
 @dataclass(frozen=True)
@@ -72,14 +108,20 @@ class Kernel:
     sigma_b: float = 0.0
 
     def __post_init__(self):
-        if not isinstance(self.depth, (int, np.integer)) or self.depth < 1:
-            raise InputError(f"depth (number of hidden layers) must be an integer >= 1, got {self.depth!r}")
+        depth = self.depth
+        if not isinstance(depth, Integral) or isinstance(depth, (bool, np.bool_)) or not 1 <= depth <= MAX_DEPTH:
+            raise InputError(f"depth (number of hidden layers) must be an integer from 1 to {MAX_DEPTH}, "
+                             f"got {depth!r}")
         for name in ("sigma_w", "sigma_b"):
             value = getattr(self, name)
-            if not np.isfinite(value) or value < 0:
-                raise InputError(f"{name} must be a finite non-negative number, got {value!r}")
+            if not real(value) or not 0 <= value <= MAX_SCALE:
+                raise InputError(f"{name} must be a number from 0 to {MAX_SCALE:g}, got {value!r}")
         if self.sigma_w == 0:
             raise InputError("sigma_w must be positive")
+
+    def __getstate__(self) -> dict:
+        """Pickled without the compiled maps (a module object): they are reloaded from the cache."""
+        return {k: v for k, v in self.__dict__.items() if k != "maps"}
 
     @cached_property
     def maps(self) -> CompiledMaps:
@@ -87,7 +129,7 @@ class Kernel:
 
     def _map(self, name: str, a, b, c) -> np.ndarray:
         expectation = getattr(self.maps, name)
-        return evaluate_valid(expectation.function, expectation.result.diverges, a, b, c)
+        return evaluate_valid(expectation.function, expectation.result, a, b, c)
 
     def _input_cov(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """S1 = sw^2 <x, y>/n0 + sb^2 (a fresh array).
@@ -107,12 +149,22 @@ class Kernel:
         return c
 
     def _variances(self, X: np.ndarray) -> list[np.ndarray]:
-        """Diagonal S_l(x, x) for l = 1..L+1."""
-        s = self.sigma_w**2 * np.einsum("ij,ij->i", X, X) / X.shape[1] + self.sigma_b**2
+        """Diagonal S_l(x, x) for l = 1..L+1, each positive and finite."""
+        with np.errstate(over="ignore", under="ignore"):
+            s = self.sigma_w**2 * np.einsum("ij,ij->i", X, X) / X.shape[1] + self.sigma_b**2
         out = [s]
-        for _ in range(self.depth):
-            s = self.sigma_w**2 * self._map("nngp", s, s, s) + self.sigma_b**2
-            out.append(s)
+        for layer in range(self.depth + 1):
+            bad = ~(np.isfinite(s) & (s > 0))
+            if bad.any():
+                i = int(np.argmax(bad))
+                if layer == 0 and not np.any(X[i]):
+                    raise InputError(f"row {i} of the points is zero and sigma_b = 0: its pre-activations have "
+                                     "variance 0, where the kernel is undefined; use sigma_b > 0 or drop the row")
+                raise NumericalError(f"the variance S{layer + 1}(x, x) of row {i} is {s[i]:g} (it must be positive "
+                                     f"and finite): the input norm {np.linalg.norm(X[i]):g} is out of range")
+            if layer < self.depth:
+                s = self.sigma_w**2 * self._map("nngp", s, s, s) + self.sigma_b**2
+                out.append(s)
         return out
 
     @cached_property
@@ -189,6 +241,11 @@ class Kernel:
         s, sg_ntk, naive, swapped = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in va],
                                                     outputs, diagonal, out, image)
         values = {"nngp": (s, s), "sgntk": (sg_ntk, swapped if image else sg_ntk), "ntk": (naive, naive)}
+        for name in outputs:
+            value, swapped = values[name]
+            _check_finite(name, value, (rows.start, cols.start), self._may_diverge(name))
+            if swapped is not value:
+                _check_finite(name, swapped.T, (cols.start, rows.start), self._may_diverge(name))
         return {name: values[name] for name in outputs}
 
     def _upper(self, X: np.ndarray, va: list[np.ndarray], start: int, stop: int, outputs: tuple[str, ...],
@@ -213,10 +270,13 @@ class Kernel:
         if X.shape[1] != Y.shape[1]:
             raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
         _check_outputs(outputs)
-        keep_freed_memory()
+        for name, value in (("workers", workers), ("block_rows", block_rows)):
+            if value is not None and (not isinstance(value, Integral) or isinstance(value, bool) or value < 1):
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        N, M = X.shape[0], Y.shape[0]
+        check_memory((N, M), outputs)
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
-        N, M = X.shape[0], Y.shape[0]
         result = {name: np.empty((N, M)) for name in outputs}
         if Y is X:  # upper triangle, in bands of about _BLOCK_ELEMENTS entries
             bounds, start = [], 0
@@ -236,7 +296,7 @@ class Kernel:
 
             def block(bound: tuple[int, int]) -> None:
                 rows = slice(*bound)
-                self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs,
+                self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs, rows.start,
                            {name: value[rows] for name, value in result.items()})
 
             finish = []
@@ -258,11 +318,11 @@ class Kernel:
         diagonal come from the upper-triangle pairs, the diagonal entries are exact)."""
         X_rows, Y = as_points(X_rows, "X"), as_points(Y, "Y")
         _check_outputs(outputs)
-        keep_freed_memory()
+        check_memory((X_rows.shape[0], Y.shape[0]), outputs)
         n = X_rows.shape[0]
         result = {name: np.empty((n, Y.shape[0])) for name in outputs}
         if start is None:
-            self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, result)
+            self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, 0, result)
             return KernelResult(**result)
         if not 0 <= start <= Y.shape[0] - n:
             raise InputError(f"rows start={start} with {n} rows does not lie within Y's {Y.shape[0]} rows")
@@ -275,18 +335,28 @@ class Kernel:
                 result[name][:, :start] = swapped.T
         return KernelResult(**result)
 
-    def _rows(self, X_rows, Y, va, vb, outputs, out) -> None:
-        """Kernel rows of X_rows against a different Y, written into ``out``."""
+    def _rows(self, X_rows, Y, va, vb, outputs, first_row: int, out) -> None:
+        """Kernel rows of X_rows (from row ``first_row`` of X) against a different Y, written into ``out``."""
         c = self._input_cov(X_rows, Y)
         self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, out=out)
+        for name, values in out.items():
+            _check_finite(name, values, (first_row, 0), self._may_diverge(name))
 
     def diagonal(self, X, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
         X = as_points(X, "X")
+        _check_outputs(outputs)
         va = self._variances(X)
         s, sg_ntk, naive, _ = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
-        return KernelResult(**{name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive))
-                               if name in outputs})
+        values = {name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive)) if name in outputs}
+        for name, value in values.items():
+            _check_finite(name, value[:, None], (0, 0), self._may_diverge(name))
+        return KernelResult(**values)
+
+    def _may_diverge(self, name: str) -> bool:
+        """Whether output ``name`` is legitimately infinite somewhere: its derivative map is a product of
+        deltas (the naive NTK of a jump activation; the SG-NTK too when psi = phi')."""
+        return name != "nngp" and getattr(self.maps.derived, {"sgntk": "sg", "ntk": "ntk"}[name]).diverges
 
 
 def _check_outputs(outputs) -> None:
@@ -306,6 +376,17 @@ def _mirror(matrix: np.ndarray, start: int) -> None:
         matrix[row:row + _TILE, start:stop] = matrix[start:stop, row:row + _TILE].T
 
 
+def _check_finite(name: str, values: np.ndarray, origin: tuple[int, int], may_diverge: bool) -> None:
+    """NumericalError at a NaN, or at an infinity unless the output may diverge; ``values`` is the
+    block of the kernel matrix whose first entry is at ``origin``."""
+    index = first_bad(values, may_diverge)
+    if index is not None:
+        i, j = index
+        raise NumericalError(f"the {name} kernel came out {values[i, j]} at ({origin[0] + i}, {origin[1] + j}): the "
+                             "covariances left the range where the layer maps can be evaluated in float64 (check "
+                             "the input norms and sigma_w, sigma_b)")
+
+
 def _scaled(values: np.ndarray, factor: float) -> np.ndarray:
     """factor * values, in place (values is a fresh work array)."""
     if factor != 1:
@@ -315,7 +396,7 @@ def _scaled(values: np.ndarray, factor: float) -> np.ndarray:
 
 def circle(n: int, radius: float = 1.0) -> np.ndarray:
     """n equally spaced points on the circle of the given radius, as an (n, 2) array."""
-    if n < 1:
-        raise InputError(f"number of circle points must be >= 1, got {n}")
+    if not isinstance(n, Integral) or not 1 <= n <= MAX_CIRCLE:
+        raise InputError(f"number of circle points must be an integer from 1 to {MAX_CIRCLE:.0e}, got {n!r}")
     theta = 2 * np.pi * np.arange(n) / n
     return radius * np.stack([np.cos(theta), np.sin(theta)], axis=1)

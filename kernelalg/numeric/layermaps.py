@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from types import ModuleType
+from types import FunctionType, ModuleType
 
 import numpy as np
 
 from kernelalg.codegen.module import SWAPPED, load, module_source
-from kernelalg.errors import CovarianceError
+from kernelalg.errors import CovarianceError, NumericalError
+from kernelalg.numeric import widerange
+from kernelalg.numeric.arrays import first_bad, real_array
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
@@ -30,17 +32,25 @@ JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"), ("nngp", "sg", "sg" + SWAPPED))
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
+def root_ab(a, b) -> np.ndarray:
+    """sqrt(ab): exact for a = b (the root of a square, so the edge c = a = b stays exact), and as
+    sqrt(a) sqrt(b) where a*b would under- or overflow."""
+    with np.errstate(over="ignore", under="ignore"):
+        p = a * b
+        return np.where((p >= np.finfo(float).tiny) & np.isfinite(p), np.sqrt(p), np.sqrt(a) * np.sqrt(b))
+
+
 def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast and validate (a, b, c); clip c to +-sqrt(ab) only where rounding pushed it past."""
     try:
-        a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c)))
-    except (TypeError, ValueError) as exc:
+        a, b, c = np.broadcast_arrays(*(real_array(v, name) for v, name in ((a, "a"), (b, "b"), (c, "c"))))
+    except ValueError as exc:
         raise CovarianceError(f"a, b, c must be numbers or broadcastable arrays: {exc}") from None
     if not (np.isfinite(a).all() and np.isfinite(b).all() and np.isfinite(c).all()):
         raise CovarianceError("covariance entries must be finite (got NaN or inf)")
     if (a <= 0).any() or (b <= 0).any():
         raise CovarianceError("variances a and b must be positive")
-    bound = np.sqrt(a * b)
+    bound = root_ab(a, b)
     excess = np.abs(c) - bound
     if (excess > _ROUNDING * bound).any():
         i = np.unravel_index(np.argmax(excess / bound), c.shape)
@@ -57,21 +67,40 @@ class CompiledExpectation:
 
     def __call__(self, a, b, c) -> np.ndarray:
         a, b, c = check_covariance(a, b, c)
-        return evaluate_valid(self.function, self.result.diverges, a, b, c)
+        values = evaluate_valid(self.function, self.result, a, b, c)
+        index = first_bad(values, self.result.diverges)
+        if index is not None:
+            raise NumericalError(f"the map came out {values[index]} at a = {a[index]:g}, b = {b[index]:g}, "
+                                 f"c = {c[index]:g}: outside the range its float64 code can evaluate")
+        return values
 
 
-def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarray):
-    """Evaluate a generated map (or joint maps, then ``diverges`` is a tuple) on a valid covariance.
+def evaluate_valid(function, results: Expectation | tuple[Expectation, ...], a, b, c):
+    """Evaluate a generated map (or joint maps, then ``results`` is a tuple) on a valid covariance.
 
     Entries that come out non-finite are evaluated again with c clipped to +-sqrt(ab) (rounding
     can push |c| past it).  Where the closed form still reads 0/0 or inf * 0 on the diagonal
     c^2 = ab, the value is its continuous limit, taken from just inside (c shrunk by 8 ulps).
     A map flagged ``diverges`` (a product of deltas) is +inf where that limit grows like
     (ab - c^2)^(-1/2) (c shrunk by 8 versus 64 ulps), i.e. where the delta locations lie on
-    the degenerate support.
+    the degenerate support.  Entries with a variance beyond the float64 range of the generated
+    code are taken from the closed form in mpmath (:mod:`kernelalg.numeric.widerange`).
     """
-    single = isinstance(diverges, bool)
-    flags = (diverges,) if single else tuple(diverges)
+    single = isinstance(results, Expectation)
+    results = (results,) if single else tuple(results)
+    outs = _float_values(function, single, tuple(r.diverges for r in results), a, b, c)
+    wide = widerange.outside(np.asarray(a), np.asarray(b))
+    if wide is not None:
+        for i, result in enumerate(results):
+            mask = np.broadcast_to(wide, outs[i].shape)
+            A, B, C = (np.broadcast_to(v, mask.shape)[mask] for v in (a, b, c))
+            outs[i] = np.array(outs[i], dtype=float)
+            outs[i][mask] = widerange.values(result, A, B, C)
+    return outs[0] if single else tuple(outs)
+
+
+def _float_values(function, single: bool, flags: tuple[bool, ...], a, b, c) -> list[np.ndarray]:
+    """The generated code's values, with the edge fixes of :func:`evaluate_valid`."""
     eps = np.finfo(float).eps
 
     def run(*args):
@@ -80,11 +109,11 @@ def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarr
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         outs = run(a, b, c)
         if all(np.isfinite(np.add.reduce(o, axis=None)) for o in outs):  # one cheap pass each
-            return outs[0] if single else tuple(outs)
+            return outs
         bad = [~np.isfinite(o) for o in outs]
         anywhere = np.logical_or.reduce(bad)
         A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
-        root = np.sqrt(A * B)
+        root = root_ab(A, B)
         C = np.clip(C, -root, root)
         edge, near, nearer = run(A, B, C), run(A, B, C * (1 - 8 * eps)), run(A, B, C * (1 - 64 * eps))
         for i, flag in enumerate(flags):
@@ -92,11 +121,21 @@ def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarr
             fix = np.where(np.isfinite(edge[i]), edge[i], limit)
             outs[i] = np.array(outs[i], dtype=float)
             outs[i][anywhere] = np.where(bad[i][anywhere], fix, outs[i][anywhere])
-    return outs[0] if single else tuple(outs)
+    return outs
 
 
 ESTIMATE_VARIANCES = (1e-2, 1.0, 1e2)
 ESTIMATE_RHOS = (-0.999, -0.5, 0.0, 0.5, 0.9, 0.999)
+
+
+def _rebound(module: ModuleType, **settings) -> dict:
+    """A private namespace of the module's functions with some of its globals replaced: the module
+    itself (which other threads may be using) is left untouched."""
+    space = dict(module.__dict__, **settings)
+    for key, value in module.__dict__.items():
+        if isinstance(value, FunctionType) and value.__globals__ is module.__dict__:
+            space[key] = FunctionType(value.__code__, space, value.__name__, value.__defaults__, value.__closure__)
+    return space
 
 
 def quadrature_error(module: ModuleType, function) -> float:
@@ -108,13 +147,9 @@ def quadrature_error(module: ModuleType, function) -> float:
                      for r in ESTIMATE_RHOS])
     a, b, c = grid.T
     coarse = np.asarray(function(a, b, c), dtype=float)
-    saved = module._GL_NODES, module._GL_WEIGHTS, module._GRADING
-    try:
-        module._GL_NODES, module._GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
-        module._GRADING = np.exp2(-np.arange(0.0, 29.0))
-        fine = np.asarray(function(a, b, c), dtype=float)
-    finally:
-        module._GL_NODES, module._GL_WEIGHTS, module._GRADING = saved
+    nodes, weights = np.polynomial.legendre.leggauss(12)
+    refined = _rebound(module, _GL_NODES=nodes, _GL_WEIGHTS=weights, _GRADING=np.exp2(-np.arange(0.0, 29.0)))
+    fine = np.asarray(refined[function.__name__](a, b, c), dtype=float)
     scale = np.maximum(np.abs(fine), 1e-3 * np.abs(fine).max() + 1e-300)  # values that vanish by symmetry
     return float(np.max(np.abs(coarse - fine) / scale))
 
@@ -137,8 +172,9 @@ class CompiledMaps:
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
         function = getattr(self.module, "_".join(names))
-        diverges = tuple(getattr(self.derived, n.removesuffix(SWAPPED)).diverges for n in names)
-        values = evaluate_valid(function, diverges, a, b, c)
+        derived = tuple(getattr(self.derived, n.removesuffix(SWAPPED)) for n in names)
+        derived = tuple(d.swapped() if n.endswith(SWAPPED) else d for n, d in zip(names, derived))
+        values = evaluate_valid(function, derived, a, b, c)
         # maps with equal formulas come back as one shared array: callers update them in place
         return tuple(v.copy() if any(v is u for u in values[:i]) else v for i, v in enumerate(values))
 

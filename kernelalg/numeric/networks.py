@@ -1,4 +1,4 @@
-"""Finite MLPs in the NTK parametrisation (MATH.md section 1), vectorised over an ensemble.
+"""Finite MLPs in the NTK parametrisation (docs/maths.md section 1), vectorised over an ensemble.
 
     h1 = (sw / sqrt(n0)) W1 x + sb b1,   h(l+1) = (sw / sqrt(nl)) W(l+1) phi(hl) + sb b(l+1),
     f = h(L+1) (one output), all weights and biases i.i.d. N(0, 1).

@@ -9,21 +9,41 @@ spec string: a catalog name with optional keyword parameters (``"erf(m=3)"``), a
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass
 
 import sympy as sp
 
 from kernelalg.errors import ExpressionError, UnknownFunctionError
-from kernelalg.symbolic.functions import Function, parse, x
+from kernelalg.symbolic.functions import NUMBER_RANGE, Function, parse, validate, x
 
 ACTIVATION = "activation"
 SURROGATE = "surrogate"
 
 
 @dataclass(frozen=True)
+class Range:
+    """An interval of allowed parameter values, open unless a bound is marked closed."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_closed: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        return (self.low <= value if self.low_closed else self.low < value) and value < self.high
+
+    def __str__(self) -> str:
+        return f"{'[' if self.low_closed else '('}{self.low:g}, {self.high:g})"
+
+
+POSITIVE = Range(0.0)
+
+
+@dataclass(frozen=True)
 class Entry:
-    """A catalog entry: ``template`` is an expression in x and the parameter names of ``defaults``."""
+    """A catalog entry: ``template`` is an expression in x and the parameter names of ``defaults``;
+    ``ranges`` restricts parameters (scales and steepnesses must be positive)."""
 
     name: str
     kind: str
@@ -31,6 +51,7 @@ class Entry:
     defaults: tuple[tuple[str, float], ...] = ()
     aliases: tuple[str, ...] = ()
     note: str = ""
+    ranges: tuple[tuple[str, Range], ...] = ()
 
     def expression(self, params: dict[str, float]) -> sp.Expr:
         """The entry's SymPy expression with its parameters substituted (exact rationals)."""
@@ -40,7 +61,18 @@ class Entry:
             raise ExpressionError(f"{self.name} has no parameter {', '.join(sorted(unknown))}; "
                                   f"its parameters are {', '.join(names) or 'none'}")
         names.update(params)
+        for name, value in names.items():
+            self._check(name, value)
         return parse(self.template, {k: _exact(v) for k, v in names.items()})
+
+    def _check(self, name: str, value: float) -> None:
+        low, high = NUMBER_RANGE
+        if not math.isfinite(value) or (value != 0 and not low <= abs(value) <= high):
+            raise ExpressionError(f"{self.name}: parameter {name} = {value:g} must be 0 or of magnitude "
+                                  f"{low:g}..{high:g}")
+        allowed = dict(self.ranges).get(name)
+        if allowed is not None and value not in allowed:
+            raise ExpressionError(f"{self.name}: parameter {name} = {value:g} must lie in {allowed}")
 
 
 def _exact(value: float) -> sp.Expr:
@@ -50,43 +82,47 @@ def _exact(value: float) -> sp.Expr:
 
 GAUSS = "exp(-(x - {m})**2/(2*{s}**2))/({s}*sqrt(2*pi))"
 
+# Notes "F1" .. "F13" name the surrogate families of docs/surrogates.md section 3.
 ENTRIES: tuple[Entry, ...] = (
     Entry("sign", ACTIVATION, "sign(x)", note="binary network, output +-1"),
     Entry("step", ACTIVATION, "Heaviside(x - t)", (("t", 0),), ("heaviside",),
           "spiking network: spike when x > t"),
-    Entry("erf", ACTIVATION, "erf(m*x)", (("m", 1),), ("erf_m",), "smooth approximation of sign"),
-    Entry("tanh", ACTIVATION, "tanh(k*x)", (("k", 1),)),
+    Entry("erf", ACTIVATION, "erf(m*x)", (("m", 1),), ("erf_m",), "smooth approximation of sign",
+          (("m", POSITIVE),)),
+    Entry("tanh", ACTIVATION, "tanh(k*x)", (("k", 1),), ranges=(("k", POSITIVE),)),
     Entry("relu", ACTIVATION, "Max(0, x)"),
-    Entry("leaky_relu", ACTIVATION, "Max(x, alpha*x)", (("alpha", 0.01),), note="0 <= alpha < 1"),
+    Entry("leaky_relu", ACTIVATION, "Max(x, alpha*x)", (("alpha", 0.01),), note="0 <= alpha < 1",
+          ranges=(("alpha", Range(0.0, 1.0, low_closed=True)),)),
     Entry("identity", ACTIVATION, "x", aliases=("linear",)),
     Entry("gelu", ACTIVATION, "x*(1 + erf(x/sqrt(2)))/2", note="x Phi(x), Phi the standard normal CDF"),
     Entry("sin", ACTIVATION, "sin(k*x)", (("k", 1),), note="k: frequency"),
     Entry("cos", ACTIVATION, "cos(k*x)", (("k", 1),), note="k: frequency"),
     Entry("rbf", ACTIVATION, "sqrt(2)*sin(sqrt(2*gamma)*x + pi/4)", (("gamma", 1),),
           note="random Fourier features of the RBF kernel exp(-gamma |x - y|^2) (neural-tangents' "
-               "stax.Rbf(gamma)); gamma = 1/2 is sqrt(2) sin(x + pi/4)"),
+               "stax.Rbf(gamma)); gamma = 1/2 is sqrt(2) sin(x + pi/4)", ranges=(("gamma", POSITIVE),)),
     Entry("gaussian", SURROGATE, "amp*" + GAUSS.format(m="mu", s="sigma"),
-          (("sigma", 1), ("amp", 1), ("mu", 0)), ("erf_surrogate",), "F5"),
+          (("sigma", 1), ("amp", 1), ("mu", 0)), ("erf_surrogate",), "F5", (("sigma", POSITIVE),)),
     Entry("superspike", SURROGATE, "amp/(1 + k*Abs(x))**2", (("k", 25), ("amp", 1)),
-          ("fast_sigmoid",), "F1 inverse square"),
+          ("fast_sigmoid",), "F1 inverse square", (("k", POSITIVE),)),
     Entry("atan", SURROGATE, "amp*(a/2)/(1 + (pi*a*x/2)**2)", (("a", 2), ("amp", 1)),
-          ("arctan", "lorentzian"), "F3 Lorentzian"),
+          ("arctan", "lorentzian"), "F3 Lorentzian", (("a", POSITIVE),)),
     Entry("logistic", SURROGATE, "k/(4*cosh(k*x/2)**2)", (("k", 4),),
-          ("sigmoid",), "F4 logistic derivative"),
+          ("sigmoid",), "F4 logistic derivative", (("k", POSITIVE),)),
     Entry("triangle", SURROGATE, "amp*Max(0, 1 - Abs(x)/w)", (("w", 1), ("amp", 1)),
-          note="F8"),
+          note="F8", ranges=(("w", POSITIVE),)),
     Entry("box", SURROGATE, "amp*Heaviside(w - Abs(x))", (("w", 1), ("amp", 1)), ("rect",),
-          "F9 rectangle"),
+          "F9 rectangle", (("w", POSITIVE),)),
     Entry("laplace", SURROGATE, "amp*exp(-k*Abs(x))", (("k", 1), ("amp", 1)), ("exponential",),
-          "F7"),
+          "F7", (("k", POSITIVE),)),
     Entry("multi_gaussian", SURROGATE,
           "amp*((1 + h)*" + GAUSS.format(m="0", s="sigma") + " - h*" + GAUSS.format(m="sigma", s="(r*sigma)")
           + " - h*" + GAUSS.format(m="(-sigma)", s="(r*sigma)") + ")",
-          (("sigma", 0.5), ("h", 0.15), ("r", 6), ("amp", 1)), note="F6 (Yin et al. 2021)"),
+          (("sigma", 0.5), ("h", 0.15), ("r", 6), ("amp", 1)), note="F6 (Yin et al. 2021)",
+          ranges=(("sigma", POSITIVE), ("r", POSITIVE), ("h", Range(0.0, low_closed=True)))),
     Entry("straight_through", SURROGATE, "amp + 0*x", (("amp", 1),), ("ste",), "F10 constant"),
 )
 
-#: Library defaults: preset name -> (catalog name, parameters).  See shared/SURROGATES.md.
+#: Library defaults: preset name -> (catalog name, parameters).  See docs/surrogates.md section 9.
 PRESETS: dict[str, tuple[str, dict[str, float]]] = {
     "snntorch.atan": ("atan", {"a": 2}),
     "snntorch.fast_sigmoid": ("superspike", {"k": 25}),
@@ -133,6 +169,8 @@ def _keyword_params(text: str) -> dict[str, float] | None:
             sign, value = -1.0, value.operand
         if not (isinstance(value, ast.Constant) and type(value.value) in (int, float)):
             raise ExpressionError(f"parameter {kw.arg} must be a number, got {ast.unparse(kw.value)!r}")
+        if kw.arg is None or kw.arg in params:
+            raise ExpressionError(f"parameter {kw.arg or '**'} given more than once in {text!r}")
         params[kw.arg] = sign * float(value.value)
     return params
 
@@ -140,6 +178,7 @@ def _keyword_params(text: str) -> dict[str, float] | None:
 def resolve(spec: str | Function) -> Function:
     """Turn a spec (catalog name with keyword parameters, preset, or expression) into a Function."""
     if isinstance(spec, Function):
+        validate(spec.expr, spec.name)
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise ExpressionError("a function spec must be a non-empty string")

@@ -1,7 +1,12 @@
-"""The four layer maps of an activation/surrogate pair (MATH.md section 2), derived and cached.
+"""The four layer maps of an activation/surrogate pair (docs/maths.md section 2), derived and cached.
 
     nngp      = E[phi(u) phi(v)]      sg        = E[phi'(u) psi(v)]
     ntk       = E[phi'(u) phi'(v)]    surrogate = E[psi(u) psi(v)]
+
+Each expectation and derivative is read from the cache (:mod:`kernelalg.cache`) or derived in the
+worker process within the pair's time budget (:mod:`kernelalg.symbolic.worker`).  Results whose
+SymPy integration was cut short by its time limit have a route step starting with
+:data:`LIMIT_NOTE` and are not cached, so that a faster run may still find the closed form.
 """
 
 from __future__ import annotations
@@ -12,16 +17,17 @@ from dataclasses import dataclass
 import sympy as sp
 
 from kernelalg import cache
+from kernelalg.symbolic import timelimit, worker
 from kernelalg.symbolic.catalog import resolve
 from kernelalg.symbolic.expectation.engine import expect
-from kernelalg.symbolic.expectation.result import Expectation
-from kernelalg.symbolic.functions import Function
+from kernelalg.symbolic.expectation.result import Expectation, a, b, c
+from kernelalg.symbolic.functions import Function, x
 from kernelalg.symbolic.piecewise import Distribution, check_integrable, decompose, derivative
 from kernelalg.symbolic.special import NAMESPACE
 from kernelalg.symbolic.tidy import tidy
 
 MAP_NAMES = ("nngp", "sg", "ntk", "surrogate")
-ENGINE_REVISION = "engine-3"
+LIMIT_NOTE = "time limit"  # the first words of the route step of a result cut short
 
 
 @dataclass(frozen=True)
@@ -39,16 +45,47 @@ class LayerMaps:
         return tuple((name, getattr(self, name)) for name in MAP_NAMES)
 
 
-def _dump(e: Expectation) -> str:
-    return json.dumps({"expr": sp.srepr(e.expr), "route": list(e.route), "diverges": e.diverges})
+# --- data exchanged with the derivation worker and stored in the cache (srepr text, JSON) ---
+
+def _expr(text: object, symbols: set[sp.Symbol]) -> sp.Expr:
+    """An expression from its srepr text, checked to be one in ``symbols``."""
+    if not isinstance(text, str):
+        raise TypeError("not an expression text")
+    expr = sp.sympify(text, locals=NAMESPACE)
+    if not isinstance(expr, sp.Expr) or not expr.free_symbols <= symbols:
+        raise TypeError(f"not an expression in {sorted(map(str, symbols))}")
+    return expr
 
 
-def _load(text: str) -> Expectation | None:
+def _expectation_data(e: Expectation) -> dict:
+    return {"expr": sp.srepr(e.expr), "route": list(e.route), "diverges": e.diverges}
+
+
+def _expectation_from(d: dict) -> Expectation:
+    route, diverges = d["route"], d["diverges"]
+    if not (isinstance(route, list) and all(isinstance(step, str) for step in route) and isinstance(diverges, bool)):
+        raise TypeError("malformed expectation")
+    return Expectation(_expr(d["expr"], {a, b, c}), tuple(route), diverges)
+
+
+def _function_data(fn: Function) -> dict:
+    return {"name": fn.name, "expr": fn.key, "params": [list(p) for p in fn.params]}
+
+
+def _function_from(d: dict) -> Function:
+    return Function(d["name"], _expr(d["expr"], {x}), tuple((str(k), float(v)) for k, v in d["params"]))
+
+
+def _cached(kind: str, digest: str, parse):
+    """A cache entry read back with ``parse`` (JSON data -> object), or None; entries that pass the
+    cache's integrity check but do not parse are discarded too."""
+    text = cache.load(kind, digest, ".json")
+    if text is None:
+        return None
     try:
-        d = json.loads(text)
-        # Our own cache file, written by _dump: srepr text read back with SymPy's constructors.
-        return Expectation(sp.sympify(d["expr"], locals=NAMESPACE), tuple(d["route"]), d["diverges"])
-    except (ValueError, KeyError, TypeError, sp.SympifyError):
+        return parse(json.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError, sp.SympifyError):
+        cache.discard(cache.path_for(kind, digest, ".json"))
         return None
 
 
@@ -58,31 +95,71 @@ def _checked(fn: Function) -> Distribution:
     return dist
 
 
-def expectation(f: str | Function, g: str | Function, use_cache: bool = True) -> Expectation:
-    """E[f(u) g(v)] over N(0, [[a, c], [c, b]]), derived (and cached on disk)."""
-    f, g = resolve(f), resolve(g)
-    path = cache.path_for("derivations", cache.key(ENGINE_REVISION, f.key, g.key), ".json")
-    if use_cache:
-        text = cache.read_text(path)
-        loaded = _load(text) if text else None
-        if loaded is not None:
-            return loaded
-    outcome = expect(_checked(f), _checked(g))
-    result = Expectation(tidy(outcome.expr), outcome.route, outcome.diverges)
-    if use_cache:
-        cache.write_atomic(path, _dump(result))
+# --- tasks run by the derivation worker ---
+
+def expectation_task(data: dict) -> dict:
+    """E[f g] of two functions; ``final`` is False when a time limit cut an integration short."""
+    f, g = (_function_from(d) for d in data["functions"])
+    with timelimit.recording() as hits:
+        outcome = expect(_checked(f), _checked(g))
+        expr = tidy(outcome.expr)
+    note = (f"{LIMIT_NOTE}: a SymPy integration was stopped after {max(hits, default=0):g} s, so a closed form "
+            "may have been missed (this result is not cached)")
+    route = outcome.route + ((note,) if hits else ())
+    return {**_expectation_data(Expectation(expr, route, outcome.diverges)), "final": not hits}
+
+
+def derivative_task(data: dict) -> dict:
+    """The distributional derivative of a function (jumps give DiracDelta terms)."""
+    fn = _function_from(data)
+    return _function_data(Function(f"{fn.name}'", derivative(_checked(fn)).as_expr()))
+
+
+# --- the library's entry points: cache, else the worker within the budget ---
+
+def expectation(f: str | Function, g: str | Function, use_cache: bool = True,
+                budget: float | worker.Budget | None = None) -> Expectation:
+    """E[f(u) g(v)] over N(0, [[a, c], [c, b]]), derived within the time budget (seconds; default
+    $KERNELALG_DERIVE_SECONDS or 600) and cached on disk."""
+    return _expectation(resolve(f), resolve(g), use_cache,
+                        budget if isinstance(budget, worker.Budget) else worker.Budget.of(budget))
+
+
+def _expectation(f: Function, g: Function, use_cache: bool, budget: worker.Budget) -> Expectation:
+    """E[f g] of checked functions (the user's, or derivatives made here)."""
+    digest = cache.key("expectation", f.key, g.key)
+    found = _cached("derivations", digest, _expectation_from) if use_cache else None
+    if found is not None:
+        return found
+    reply = worker.run("kernelalg.symbolic.derive:expectation_task",
+                       {"functions": [_function_data(f), _function_data(g)]}, budget,
+                       f"the derivation of E[f(u) g(v)] for f = {f}, g = {g}")
+    result = _expectation_from(reply)
+    if use_cache and reply["final"]:
+        cache.store("derivations", digest, ".json", json.dumps(_expectation_data(result)))
     return result
 
 
-def derivative_function(fn: Function) -> Function:
-    """phi' as a Function: the distributional derivative (jumps give DiracDelta terms)."""
-    return Function(f"{fn.name}'", derivative(_checked(fn)).as_expr())
+def derivative_function(fn: Function, use_cache: bool = True, budget: float | worker.Budget | None = None) -> Function:
+    """phi' as a Function: the distributional derivative (jumps give DiracDelta terms), cached."""
+    budget = budget if isinstance(budget, worker.Budget) else worker.Budget.of(budget)
+    digest = cache.key("derivative", fn.key, fn.name)
+    found = _cached("derivations", digest, _function_from) if use_cache else None
+    if found is None:
+        found = _function_from(worker.run("kernelalg.symbolic.derive:derivative_task", _function_data(fn), budget,
+                                          f"the derivative of {fn}"))
+        if use_cache:
+            cache.store("derivations", digest, ".json", json.dumps(_function_data(found)))
+    return found
 
 
-def derive(phi: str | Function, psi: str | Function | None = None, use_cache: bool = True) -> LayerMaps:
-    """Derive the four layer maps of ``phi`` with surrogate ``psi`` (default: psi = phi')."""
+def derive(phi: str | Function, psi: str | Function | None = None, use_cache: bool = True,
+           budget: float | None = None) -> LayerMaps:
+    """Derive the four layer maps of ``phi`` with surrogate ``psi`` (default: psi = phi'), all of
+    them within one time budget (seconds; default $KERNELALG_DERIVE_SECONDS or 600)."""
+    spent = worker.Budget.of(budget)
     phi = resolve(phi)
-    dphi = derivative_function(phi)
+    dphi = derivative_function(phi, use_cache, spent)
     psi = dphi if psi is None else resolve(psi)
     pairs = {"nngp": (phi, phi), "sg": (dphi, psi), "ntk": (dphi, dphi), "surrogate": (psi, psi)}
-    return LayerMaps(phi, psi, **{name: expectation(f, g, use_cache) for name, (f, g) in pairs.items()})
+    return LayerMaps(phi, psi, **{name: _expectation(f, g, use_cache, spent) for name, (f, g) in pairs.items()})

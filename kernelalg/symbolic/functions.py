@@ -3,6 +3,13 @@
 A user expression is parsed by Python's ``ast`` module and the tree is translated node by
 node into SymPy objects from the whitelist :data:`ALLOWED`.  Nothing is ever passed to
 ``eval``: attribute access, subscripts, lambdas, imports and unknown names are rejected.
+
+Size limits keep derivations finite (every function, parsed or given as a SymPy expression, is
+checked): at most :data:`MAX_NODES` nodes and :data:`MAX_DEPTH` levels of nesting, numeric
+exponents up to :data:`MAX_EXPONENT` in magnitude, and numbers of magnitude 0 or within
+:data:`NUMBER_RANGE` (beyond it the float64 code of the layer maps over- or underflows).
+Anything that still takes too long is stopped by the derivation's time budget
+(:mod:`kernelalg.symbolic.worker`).
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ ALLOWED: dict[str, object] = {
 }
 
 _MAX_LENGTH = 2000
+MAX_NODES = 500
+MAX_DEPTH = 24
+MAX_EXPONENT = 64
+NUMBER_RANGE = (1e-12, 1e12)
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.Pow: operator.pow}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
@@ -51,7 +62,10 @@ def _build(node: ast.AST, text: str, names: dict[str, object]) -> object:
             raise ExpressionError(f"unknown name {node.id!r} in {text!r} (the variable is x)")
         return names[node.id]
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        return _BINARY[type(node.op)](_build(node.left, text, names), _build(node.right, text, names))
+        left, right = _build(node.left, text, names), _build(node.right, text, names)
+        if isinstance(node.op, ast.Pow):
+            _check_exponent(right, text)
+        return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_build(node.operand, text, names))
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
@@ -68,6 +82,16 @@ def _build(node: ast.AST, text: str, names: dict[str, object]) -> object:
     raise ExpressionError(f"unsupported syntax ({type(node).__name__}) in {text!r}")
 
 
+def _check_exponent(exponent: object, text: str) -> None:
+    """Numeric exponents beyond MAX_EXPONENT are refused before SymPy expands them."""
+    if isinstance(exponent, sp.Number) and abs(exponent) > MAX_EXPONENT:
+        raise ExpressionError(f"exponent {_short(exponent)} in {text!r} exceeds the limit of {MAX_EXPONENT}")
+
+
+def _short(number: sp.Number) -> str:
+    return sp.sstr(sp.Float(number, 3)) if len(str(number)) > 12 else str(number)
+
+
 def parse(text: str, params: dict[str, sp.Expr] | None = None) -> sp.Expr:
     """Parse ``text`` into a real SymPy expression in ``x`` (whitelisted AST, no eval).
 
@@ -77,22 +101,28 @@ def parse(text: str, params: dict[str, sp.Expr] | None = None) -> sp.Expr:
         raise ExpressionError("empty expression")
     if len(text) > _MAX_LENGTH:
         raise ExpressionError(f"expression longer than {_MAX_LENGTH} characters")
+    shown = text if len(text) <= 80 else text[:60] + f"...({len(text)} characters)"
     try:
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse expression {text!r}: {exc.msg}") from None
+        raise ExpressionError(f"cannot parse expression {shown!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"expression {shown!r} is nested too deeply") from None
     try:
-        expr = _build(tree, text, {**ALLOWED, **(params or {})})
+        expr = _build(tree, shown, {**ALLOWED, **(params or {})})
     except ExpressionError:
         raise
-    except (TypeError, ValueError, ZeroDivisionError, RecursionError, sp.SympifyError) as exc:
-        raise ExpressionError(f"cannot build expression {text!r}: {exc}") from None
-    return validate(expr, text)
+    except RecursionError:
+        raise ExpressionError(f"expression {shown!r} is nested too deeply") from None
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError, sp.SympifyError) as exc:
+        raise ExpressionError(f"cannot build expression {shown!r}: {exc}") from None
+    return validate(expr, shown)
 
 
 def validate(expr: object, text: str = "") -> sp.Expr:
     """Check that ``expr`` is a real-valued SymPy expression whose only free symbol is x."""
     label = text or str(expr)
+    label = label if len(label) <= 80 else label[:60] + "..."
     if not isinstance(expr, sp.Expr):
         raise ExpressionError(f"{label!r} is not an expression")
     extra = expr.free_symbols - {x}
@@ -101,7 +131,25 @@ def validate(expr: object, text: str = "") -> sp.Expr:
         raise ExpressionError(f"expression {label!r} has free symbols other than x: {names}")
     if expr.has(sp.I) or expr.has(sp.zoo) or expr.has(sp.nan):
         raise ExpressionError(f"expression {label!r} is not real-valued")
+    _check_size(expr, label)
     return expr
+
+
+def _check_size(expr: sp.Expr, label: str) -> None:
+    """The size limits of the module docstring."""
+    nodes, stack = 0, [(expr, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES or depth > MAX_DEPTH:
+            what = f"more than {MAX_NODES} nodes" if nodes > MAX_NODES else f"nesting deeper than {MAX_DEPTH} levels"
+            raise ExpressionError(f"expression {label!r} is too large ({what})")
+        if node.is_Pow:
+            _check_exponent(node.exp, label)
+        if node.is_Number and node != 0 and not NUMBER_RANGE[0] <= abs(node) <= NUMBER_RANGE[1]:
+            raise ExpressionError(f"the number {_short(node)} in {label!r} is outside the supported magnitudes "
+                                  f"{NUMBER_RANGE[0]:g}..{NUMBER_RANGE[1]:g}")
+        stack.extend((arg, depth + 1) for arg in node.args)
 
 
 @dataclass(frozen=True)

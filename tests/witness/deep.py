@@ -1,4 +1,4 @@
-"""Independent layer-by-layer mpmath reference for the deep kernels (MATH.md section 2).
+"""Independent layer-by-layer mpmath reference for the deep kernels (docs/maths.md section 3).
 
 Each pair (x, y) is followed through the layers on its own: the 2x2 covariance
 (a, b, c) = (S(x, x), S(y, y), S(x, y)), the SG-NTK I and the naive NTK T.  The layer maps

@@ -1,6 +1,6 @@
 """Derivation of E[f(u) g(v)], (u, v) ~ N(0, [[a, c], [c, b]]), for distributions f and g.
 
-Routes, tried in this order (MATH.md section 4):
+Routes, tried in this order (docs/derivation.md section 3):
 
 1. **Delta conditioning.** ``E[delta(u - t) g(v)] = N(t; 0, a) E[g(v) | u = t]`` with
    ``v | u = t ~ N(c t / a, (ab - c^2)/a)``; two deltas give the bivariate density.
@@ -16,8 +16,6 @@ Routes, tried in this order (MATH.md section 4):
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sympy as sp
@@ -31,6 +29,7 @@ from kernelalg.symbolic.expectation.univariate import COMPLEX_STEP, gaussian_mea
 from kernelalg.symbolic.functions import x
 from kernelalg.symbolic.piecewise import Distribution, derivative, gauss_terms
 from kernelalg.symbolic.special import GaussianMean, OwenT
+from kernelalg.symbolic.timelimit import TimeLimitExceeded, limited
 
 tau = sp.Symbol("tau", real=True)
 y = sp.Symbol("y", real=True)
@@ -65,50 +64,30 @@ def _sum(outcomes: list[Outcome]) -> Outcome:
                    any(o.diverges for o in outcomes))
 
 
-@contextmanager
-def _time_limit(seconds: int):
-    """Abort a SymPy integration that runs too long (main thread on POSIX only)."""
-    try:
-        previous = signal.signal(signal.SIGALRM, _raise_timeout)
-    except (ValueError, AttributeError):  # not the main thread, or no SIGALRM
-        yield
-        return
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _raise_timeout(signum, frame):
-    raise _Timeout
-
-
 def _integrate(expr: sp.Expr, var: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Expr | None:
     """Definite integral: polynomials times half-integer powers of one quadratic by reduction
-    formulas (:mod:`algebraic`), anything else by SymPy; None if it stays unevaluated or
-    takes too long.
-
-    SymPy's result depends on the form of the integrand (e.g. 1/sqrt(K/4 - t^2/4) stays
-    unevaluated where 2/sqrt(K - t^2) gives an arcsine): when the integral comes back
-    unevaluated (not on a timeout), the factored form is tried once."""
+    formulas (:mod:`algebraic`), anything else by SymPy; None if it stays unevaluated or takes
+    longer than INTEGRATE_SECONDS (SymPy runs in a forked child,
+    :mod:`kernelalg.symbolic.timelimit`, which records the limit for the caller)."""
     value = algebraic_integral(expr, var, lo, hi)
     if value is not None:
         return value
     try:
-        with _time_limit(INTEGRATE_SECONDS):
-            value = sp.integrate(expr, (var, lo, hi), conds="none")
-            if value.has(sp.Integral):  # the factored form, within the same time limit
-                factored = sp.factor(expr)
-                value = sp.integrate(factored, (var, lo, hi), conds="none") if factored != expr else value
-    except (_Timeout, NotImplementedError, ValueError, TypeError):
+        value = limited(_integrate_now, (expr, var, lo, hi), INTEGRATE_SECONDS)
+    except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError):
         return None
     return None if value.has(sp.Integral) else value
+
+
+def _integrate_now(expr: sp.Expr, var: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
+    """SymPy's result depends on the form of the integrand (e.g. 1/sqrt(K/4 - t^2/4) stays
+    unevaluated where 2/sqrt(K - t^2) gives an arcsine): when the integral comes back
+    unevaluated, the factored form is tried once."""
+    value = sp.integrate(expr, (var, lo, hi), conds="none")
+    if value.has(sp.Integral):
+        factored = sp.factor(expr)
+        value = sp.integrate(factored, (var, lo, hi), conds="none") if factored != expr else value
+    return value
 
 
 def conditional_mean(dist: Distribution, mu: sp.Expr, var: sp.Expr) -> sp.Expr | None:
