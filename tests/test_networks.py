@@ -8,7 +8,8 @@ import pytest
 from kernelalg.errors import InputError
 from kernelalg.numeric.inference import predict
 from kernelalg.numeric.kernels import Kernel, circle
-from kernelalg.numeric.networks import Network, Pointwise
+from kernelalg.numeric.networks import Network
+from kernelalg.numeric.pointwise import Pointwise
 
 
 def test_empirical_sgntk_of_a_wide_erf_network_matches_the_analytic_one():

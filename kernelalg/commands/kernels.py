@@ -11,8 +11,9 @@ from kernelalg.commands import add_force_argument
 from kernelalg.commands.symbolic import add_pair_arguments
 from kernelalg.errors import InputError
 from kernelalg.files import check_target, read_array, save_arrays
+from kernelalg.numeric.arrays import check_memory
 from kernelalg.numeric.inference import predict
-from kernelalg.numeric.kernels import OUTPUTS, Kernel, as_points, check_memory, circle
+from kernelalg.numeric.kernels import OUTPUTS, Kernel, as_points, circle
 
 
 def add_network_arguments(parser) -> None:

@@ -11,7 +11,8 @@ import numpy as np
 
 from kernelalg.experiments.figures import pyplot, save
 from kernelalg.numeric.kernels import Kernel, circle
-from kernelalg.numeric.networks import Network, Pointwise
+from kernelalg.numeric.networks import Network
+from kernelalg.numeric.pointwise import Pointwise
 from kernelalg.progress import progress
 
 

@@ -13,8 +13,9 @@ import numpy as np
 
 from kernelalg.experiments.figures import pyplot, save
 from kernelalg.numeric.inference import predict
-from kernelalg.numeric.kernels import Kernel, circle
-from kernelalg.numeric.networks import Network, Pointwise
+from kernelalg.numeric.kernels import Kernel
+from kernelalg.numeric.networks import Network
+from kernelalg.numeric.pointwise import Pointwise
 from kernelalg.progress import progress
 
 

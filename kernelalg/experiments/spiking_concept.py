@@ -28,23 +28,23 @@ class Scan:
     pseudo: np.ndarray
 
 
-def scan(name: str, kind: str, points: int = 401, show_progress: bool = False) -> Scan:
+def scan(name: str, kind: str, points: int = 401, show_progress: bool = False, backend: str | None = None) -> Scan:
     model, T, exc = SETUPS[name]
     wmin = model.min_weight_to_spike
     values = np.linspace(0, 2 * wmin, points) if kind == "w" else np.linspace(0, T, points)
     t, dt, pseudo = np.empty(points), np.empty(points), np.zeros(points, bool)
     for i, v in enumerate(progress(values, desc=f"{name} vary {kind}", enabled=show_progress)):
         if kind == "w":
-            t[i], parts, pseudo[i] = first_output(model, [v], [0.5], T)
+            t[i], parts, pseudo[i] = first_output(model, [v], [0.5], T, backend=backend)
             dt[i] = parts["W_in"][0, 0]
         else:
-            t[i], parts, pseudo[i] = first_output(model, [-wmin, exc * wmin], [v, 0.5], T)
+            t[i], parts, pseudo[i] = first_output(model, [-wmin, exc * wmin], [v, 0.5], T, backend=backend)
             dt[i] = parts["t_in"][0]
     return Scan(values, t, np.where(np.isfinite(t), dt, np.nan), pseudo)
 
 
-def run(points: int = 401, show_progress: bool = True) -> dict:
-    scans = {(name, kind): scan(name, kind, points, show_progress) for name in SETUPS for kind in ("w", "t")}
+def run(points: int = 401, show_progress: bool = True, backend: str | None = None) -> dict:
+    scans = {(name, kind): scan(name, kind, points, show_progress, backend) for name in SETUPS for kind in ("w", "t")}
     metrics = {}
     for name, (model, T, exc) in SETUPS.items():
         s = scans[name, "w"]
@@ -55,7 +55,7 @@ def run(points: int = 401, show_progress: bool = True) -> dict:
             "first_in_trial_weight": float(s.values[first]),
             "first_in_trial_time": float(s.t[first]),
             "largest_time_step_in_trial": float(np.max(np.abs(np.diff(np.where(inside, s.t, T))))),
-            "t_exc_only": first_output(model, [exc * model.min_weight_to_spike], [0.5], T)[0],
+            "t_exc_only": first_output(model, [exc * model.min_weight_to_spike], [0.5], T, backend=backend)[0],
         }
     return {"scans": scans, "metrics": metrics}
 

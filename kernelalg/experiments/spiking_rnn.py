@@ -24,10 +24,12 @@ from kernelalg.spiking.backward import backward
 from kernelalg.spiking.models import QIF
 from kernelalg.spiking.outputs import output_times, output_vjp, rate_inputs, rate_inputs_vjp
 from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.traces import traces
 
 N, T, W_INPUT, RATE_IN = 10, 10.0, 5.0, 1.0
 TARGET_RATES = (1.0, 0.5)
 MAX_EVENTS = 600
+MODEL = QIF()
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,10 @@ def _loss_terms(out: np.ndarray, target: np.ndarray):
     return float(np.sum(np.where(active, r**2, 0.0))), np.where(active, 2 * r / scale, 0.0)
 
 
-def loss_and_grad(task: Task, W_net: np.ndarray, x0: np.ndarray, model: QIF = QIF()):
+def loss_and_grad(task: Task, W_net: np.ndarray, x0: np.ndarray, model: QIF = MODEL, backend: str | None = None):
     """Loss, dL/dW_net (diagonal zero), dL/dx0, the target neurons' outputs and spike counts."""
     trace = simulate(model, task.W_in, W_net, x0, task.times, task.sources, T, max_events=MAX_EVENTS,
-                     gradients=False)
+                     gradients=False, backend=backend)
     inputs, _ = rate_inputs(model, trace, W_net)
     slots = sum(len(t) for t in task.targets)
     loss, dL_dt, dL_dx, dL_din, outs = 0.0, 0.0, 0.0, 0.0, []
@@ -111,6 +113,27 @@ def reached(task: Task, outs, counts, tol: float = 0.5) -> bool:
                for i, (t, dev) in enumerate(zip(task.targets, deviations(task.targets, outs))))
 
 
+def evaluate(task: Task, W_net: np.ndarray, x0: np.ndarray, backend: str | None = None) -> dict:
+    """Loss, target neurons' outputs, spike counts, whether all targets are reached, their
+    ordinary spike times, and the membrane traces (grid step 0.01) of the target neurons."""
+    loss, _, _, outs, counts = loss_and_grad(task, W_net, x0, backend=backend)
+    trace = simulate(MODEL, task.W_in, W_net, x0, task.times, task.sources, T, max_events=MAX_EVENTS,
+                     gradients=False, backend=backend)
+    grid, V = traces(MODEL, trace)
+    targets = range(len(task.targets))
+    return {"loss": loss, "outputs": [o.tolist() for o in outs], "counts": counts,
+            "targets_reached": reached(task, outs, counts),
+            "spikes": [trace.t[0][trace.spikes(i)[0]].tolist() for i in targets],
+            "trace_t": grid.tolist(), "trace_V": V[:, list(targets)].T.tolist()}
+
+
+def without_nontarget_recurrence(W_net: np.ndarray, targets: int) -> np.ndarray:
+    """The recurrent weights with the rows of the non-target neurons (their recurrent inputs) set to 0."""
+    W = np.array(W_net, float)
+    W[targets:] = 0.0
+    return W
+
+
 @dataclass
 class RNNRun:
     trials: int
@@ -119,26 +142,38 @@ class RNNRun:
     outputs: list = field(default_factory=list)  # target neurons' slots, every 10th trial
     counts: list = field(default_factory=list)
     targets_reached: bool = False
+    final: dict = field(default_factory=dict)  # evaluate() of the trained network
+    ablated: dict = field(default_factory=dict)  # ... with the non-target neurons' recurrent inputs off
+    W_net: list = field(default_factory=list)
+    x0: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"loss": self.loss[-1], "targets_reached": self.targets_reached, "trials": self.trials,
                 "targets": [t.tolist() for t in self.targets], "final_outputs": self.outputs[-1],
                 "final_counts": self.counts[-1], "max_deviation_from_target": self.max_deviation(),
-                "loss_curve": self.loss}
+                "without_nontarget_recurrence": self.ablation_summary(), "loss_curve": self.loss,
+                "final": self.final, "ablated": self.ablated, "W_net": self.W_net, "x0": self.x0}
+
+    def ablation_summary(self) -> dict:
+        """Loss, targets reached, outputs and largest deviation with the non-target neurons'
+        recurrent inputs switched off."""
+        a = self.ablated
+        return {"loss": a["loss"], "targets_reached": a["targets_reached"], "outputs": a["outputs"],
+                "counts": a["counts"], "max_deviation_from_target": max(deviations(self.targets, a["outputs"]))}
 
     def max_deviation(self) -> float:
         """Largest |t_m - t*_m| over the in-trial targets at the last trial."""
         return max(deviations(self.targets, self.outputs[-1]))
 
 
-def run(trials: int = 10_000, seed: int = 7, show_progress: bool = True) -> RNNRun:
+def run(trials: int = 10_000, seed: int = 7, show_progress: bool = True, backend: str | None = None) -> RNNRun:
     task = make_task(seed)
     W_net, x0 = np.zeros((N, N)), np.zeros((2, N))
     opt = AdaBelief(1e-2, decay=np.exp(-1 / 2000))
     state = opt.init([W_net, x0])
     result = RNNRun(trials, task.targets)
     for k in progress(range(trials + 1), desc="recurrent network", enabled=show_progress):
-        loss, gW, gx, outs, counts = loss_and_grad(task, W_net, x0)
+        loss, gW, gx, outs, counts = loss_and_grad(task, W_net, x0, backend=backend)
         result.loss.append(loss)
         if k % 10 == 0 or k == trials:
             result.outputs.append([o.tolist() for o in outs])
@@ -147,14 +182,20 @@ def run(trials: int = 10_000, seed: int = 7, show_progress: bool = True) -> RNNR
             (W_net, x0), state = opt.step([W_net, x0], [gW, gx], state)
             np.fill_diagonal(W_net, 0.0)
     result.targets_reached = reached(task, result.outputs[-1], result.counts[-1])
+    result.final = evaluate(task, W_net, x0, backend)
+    result.ablated = evaluate(task, without_nontarget_recurrence(W_net, len(task.targets)), x0, backend)
+    result.W_net, result.x0 = W_net.tolist(), x0.tolist()
     return result
 
 
 def figure(result: RNNRun, path, overwrite: bool = False) -> None:
+    """Loss over trials; output times of the target neurons over trials; their membrane traces
+    after training; their spikes against the targets, also with the non-target neurons'
+    recurrent inputs switched off."""
     from kernelalg.experiments.figures import pyplot, save
 
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
     ax = axes[0]
     ax.loglog(np.arange(1, len(result.loss) + 1), result.loss)
     ax.set(xlabel="trial + 1", ylabel="loss", title="recurrent QIF network")
@@ -169,5 +210,26 @@ def figure(result: RNNRun, path, overwrite: bool = False) -> None:
     ax.axhspan(T, 1.25 * T, color="0.92", label="after T (pseudospikes)")
     ax.set(xlabel="trial", ylabel="output time", ylim=(0, 1.25 * T), title="output spikes (targets dashed)")
     ax.legend(fontsize=7, loc="lower left")
+    ax = axes[2]
+    grid = np.array(result.final["trace_t"])
+    for i, V in enumerate(result.final["trace_V"]):
+        ax.plot(grid, np.clip(V, -4, 4) + 10 * i, color=f"C{i}", lw=0.8, label=f"neuron {i}")
+        for t in result.targets[i][:-1]:
+            ax.plot([t, t], [10 * i + 4.5, 10 * i + 5.5], color=f"C{i}", lw=1.5)
+    ax.set(xlabel="time", ylabel="V, clipped at +-4 (+10 per neuron)", xlim=(0, T),
+           title="membrane potential after training\n(targets: ticks)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax = axes[3]
+    rows = [("targets", [t[:-1] for t in result.targets], "0.5"), ("learned", result.final["spikes"], "C0"),
+            ("non-target recurrence off", result.ablated["spikes"], "C3")]
+    for r, (label, spikes, colour) in enumerate(rows):
+        for i, times in enumerate(spikes):
+            y = 3 * i + r * 0.8
+            ax.scatter(times, np.full(len(times), y), marker="|", s=120, color=colour,
+                       label=label if i == 0 else None)
+    ax.set(xlim=(0, T), ylim=(-0.6, 6.8), yticks=[0.8, 3.8], yticklabels=["neuron 0", "neuron 1"], xlabel="time",
+           title=f"spikes; non-target neurons' recurrent inputs off:\nloss {result.ablated['loss']:.2g} "
+                 f"(trained: {result.final['loss']:.2g})")
+    ax.legend(fontsize=7, loc="upper right", ncol=3)
     fig.tight_layout()
     save(fig, path, overwrite, dpi=150)

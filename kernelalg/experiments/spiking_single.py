@@ -27,6 +27,7 @@ FIXED_WEIGHTS = (0.5604, -0.1910, -0.0992, 0.3842, 0.0870, -0.6519, 0.8882, 0.02
                  1.2066, 0.5734, -1.2732, -0.5942, 0.0215, -0.2986, 0.7118, -1.0709, 2.1248)
 TARGETS = (2.5, 7.5)
 T = 10.0
+MODEL = QIF()
 
 
 @dataclass
@@ -44,11 +45,12 @@ class SingleRun:
                 "final_weights": self.weights[-1], "final_times": self.times[-1], "loss_curve": self.loss}
 
 
-def loss_and_grad(w: np.ndarray, t: np.ndarray, model: QIF = QIF()):
+def loss_and_grad(w: np.ndarray, t: np.ndarray, model: QIF = MODEL, backend: str | None = None):
     """Loss, dL/dw, dL/dt_in of the two trainable inputs, output times and pseudo flags."""
     weights = np.concatenate([FIXED_WEIGHTS, w])[None]
     times = np.concatenate([FIXED_TIMES, t])[None]
-    trace = simulate(model, weights, [[0.0]], np.zeros((2, 1)), times, np.arange(22)[None], T, max_events=60)
+    trace = simulate(model, weights, [[0.0]], np.zeros((2, 1)), times, np.arange(22)[None], T, max_events=60,
+                     backend=backend)
     out, grads, pseudo = output_times(model, trace, 0, 2)
     residual = out[0] - np.asarray(TARGETS)
     loss = float(np.mean(residual**2))
@@ -57,13 +59,14 @@ def loss_and_grad(w: np.ndarray, t: np.ndarray, model: QIF = QIF()):
     return loss, parts["W_in"][0, 20:], parts["t_in"][20:], out[0], pseudo[0]
 
 
-def run(trials: int = 3000, lr: float = 0.1, clip: float = 0.02, show_progress: bool = True) -> SingleRun:
+def run(trials: int = 3000, lr: float = 0.1, clip: float = 0.02, show_progress: bool = True,
+        backend: str | None = None) -> SingleRun:
     opt = SGD(lr, clip_value=clip)
     w, t = np.zeros(2), np.array([1.0, 9.0])
     state = opt.init([w, t])
     result = SingleRun(trials)
     for _ in progress(range(trials + 1), desc="single neuron", enabled=show_progress):
-        loss, gw, gt, out, pseudo = loss_and_grad(w, t)
+        loss, gw, gt, out, pseudo = loss_and_grad(w, t, backend=backend)
         result.loss.append(loss)
         result.t_out.append(out.tolist())
         result.pseudo.append(pseudo.tolist())

@@ -7,7 +7,7 @@ both cached on disk) evaluating a map costs only the generated NumPy code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import FunctionType, ModuleType
 
 import numpy as np
@@ -162,6 +162,11 @@ class CompiledMaps:
         self.module = module
         for name in MAP_NAMES:
             setattr(self, name, CompiledExpectation(getattr(derived, name), getattr(module, name)))
+
+    @cached_property
+    def sg_symmetric(self) -> bool:
+        """sg(a, b, c) = sg(b, a, c) as written (psi = phi', or both even in the same way)."""
+        return self.derived.sg.swapped().expr == self.derived.sg.expr
 
     def error_estimate(self, name: str) -> float | None:
         """Estimated relative error of a map evaluated by quadrature (None for closed forms)."""

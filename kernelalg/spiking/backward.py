@@ -4,9 +4,9 @@ One event step maps (x, tn, t) -> (x', tn', t') with the state x, the neurons' n
 times tn and the time t:
 
     t'  = t_in[slot] (input) | tn[j] (network spike) | T (trial end),   dt = t' - t
-    y   = flow(x, dt)                  (imminent neurons: V = +1/eps, constant)
+    y   = flow(x, dt)                  (imminent neurons: flow_onto_spike)
     z   = receive(y, W[:, source])     (in-trial events only)
-    x'  = z with x'[0, j] = reset      (network spikes)
+    x'  = reset of z[:, j]             (network spikes)
     tn' = t' + time_to_spike(x')       (imminent neurons keep tn)
 
 and tn_0 = time_to_spike(x0).  Given adjoints of the event times and of the state at T, the
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernelalg.errors import InputError
-from kernelalg.spiking.simulate import Trace, _off_pole
+from kernelalg.spiking.backend import resolve
+from kernelalg.spiking.simulate import Trace, flow_step
 
 
 @dataclass(frozen=True)
@@ -36,21 +37,36 @@ class Gradients:
     x0: np.ndarray
 
 
-def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None) -> Gradients:
+def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None, backend: str | None = None,
+             trainable: tuple[np.ndarray, np.ndarray] | None = None) -> Gradients:
     """Gradients of a loss L whose dependence on the simulation is through the event times
     (``dL_dt`` (B, K), matching ``trace.t``) and the state at the trial end (``dL_dx_end``
-    (B, D, N))."""
+    (B, D, N)).  ``trainable``: boolean masks (N, Nin) and (N, N) of the weights whose
+    gradient is wanted (the others are reported as 0 and need not be computed); default all.
+    ``backend``: by default the one that produced the trace."""
     W_in, W_net = np.atleast_2d(np.asarray(W_in, float)), np.atleast_2d(np.asarray(W_net, float))
     B, K = trace.t.shape
-    D, N = trace.x_end.shape[1:]
     dL_dt = np.asarray(dL_dt, float)
     if dL_dt.shape != (B, K):
         raise InputError(f"dL_dt must have the shape of the event times {(B, K)}, got {dL_dt.shape}")
+    seed_end = np.zeros(trace.x_end.shape) if dL_dx_end is None else np.asarray(dL_dx_end, float)
+    masks = (np.ones(W_in.shape, bool), np.ones(W_net.shape, bool)) if trainable is None else trainable
+    masks = tuple(np.ascontiguousarray(np.broadcast_to(np.asarray(m, bool), w.shape)) for m, w in zip(masks, (W_in, W_net)))
+    if resolve(backend or trace.backend) == "numba":
+        from kernelalg.spiking import compiled
+
+        return Gradients(*compiled.backward(model, trace, W_in, W_net, dL_dt, seed_end, masks))
+    gW_in, gW_net, g_tin, g_x0 = _backward_numpy(model, trace, W_in, W_net, dL_dt, seed_end)
+    return Gradients(np.where(masks[0], gW_in, 0.0), np.where(masks[1], gW_net, 0.0), g_tin, g_x0)
+
+
+def _backward_numpy(model, trace: Trace, W_in, W_net, dL_dt, seed_end):
+    B, K = trace.t.shape
+    D, N = trace.x_end.shape[1:]
     rows = np.arange(B)
     gW_in, gW_net = np.zeros_like(W_in), np.zeros_like(W_net)
     g_tin = np.zeros((B, trace.layout.S))
     lam_x, lam_tn, lam_t = np.zeros((B, D, N)), np.zeros((B, N)), np.zeros(B)
-    seed_end = np.zeros((B, D, N)) if dL_dx_end is None else np.asarray(dL_dx_end, float)
     used = np.isfinite(trace.t)
     ends = used & (trace.index < 0)
     for k in range(K - 1, -1, -1):
@@ -65,7 +81,7 @@ def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None) -> Gradien
         in_trial = j >= 0
         is_input = trace.is_input[:, k] & in_trial
         fired = in_trial & ~is_input
-        imminent = trace.imminent[:, k] & live[:, None]
+        imminent = (np.zeros((B, N), bool) if trace.imminent is None else trace.imminent[:, k]) & live[:, None]
         keep = imminent.copy()
         keep[rows[fired], j[fired]] = False
 
@@ -79,11 +95,9 @@ def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None) -> Gradien
         lam_tn_old = np.where(keep, lam_tn, 0.0)
         # reset
         if fired.any():
-            lam_x[rows[fired], 0, j[fired]] = 0.0
+            lam_x[rows[fired], :, j[fired]] *= model.reset(x_post[:1])[1]
         # receive
-        y, J, F_dt = model.flow(_off_pole(x_prev, imminent), delta)
-        if imminent.any():
-            y[:, 0][imminent] = 1 / model.eps
+        y, J, F_dt = flow_step(model, x_prev, delta, imminent)
         w = np.where(is_input[:, None], W_in[:, np.where(is_input, j, 0)].T, W_net[:, np.where(fired, j, 0)].T)
         w = w * in_trial[:, None]
         _, R, R_w = model.receive(y, w)
@@ -93,8 +107,6 @@ def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None) -> Gradien
         if fired.any():
             np.add.at(gW_net.T, j[fired], lam_w[fired])
         lam_y = _transpose_apply(R, lam_x)
-        if imminent.any():
-            lam_y[:, 0][imminent] = 0.0
         # flow
         lam_delta = (F_dt * lam_y).sum(axis=(1, 2)) * live
         lam_x_prev = _transpose_apply(J, lam_y)
@@ -109,8 +121,7 @@ def backward(model, trace: Trace, W_in, W_net, dL_dt, dL_dx_end=None) -> Gradien
         lam_t = np.where(live, -lam_delta, lam_t)
     # tn_0 = ts(x0)
     _, g = model.time_to_spike(trace.x0)
-    lam_x = lam_x + g * lam_tn[:, None, :]
-    return Gradients(gW_in, gW_net, g_tin, lam_x)
+    return gW_in, gW_net, g_tin, lam_x + g * lam_tn[:, None, :]
 
 
 def _transpose_apply(J: np.ndarray, lam: np.ndarray) -> np.ndarray:

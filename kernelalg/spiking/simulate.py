@@ -15,11 +15,15 @@ using the models' generated partial derivatives.  Cost: O(B K N P) for B trials,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from itertools import accumulate
 
 import numpy as np
 
 from kernelalg.errors import InputError, SimulationError
+from kernelalg.spiking.backend import resolve
 
 
 @dataclass(frozen=True)
@@ -31,29 +35,41 @@ class Layout:
     S: int
     D: int
 
-    @property
+    @cached_property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"W_in": (self.N, self.Nin), "W_net": (self.N, self.N), "t_in": (self.S,), "x0": (self.D, self.N)}
+
+    @cached_property
     def sizes(self) -> dict[str, int]:
-        return {"W_in": self.N * self.Nin, "W_net": self.N * self.N, "t_in": self.S, "x0": self.D * self.N}
+        return {name: math.prod(shape) for name, shape in self.shapes.items()}
+
+    @cached_property
+    def offsets(self) -> dict[str, int]:
+        return dict(zip(self.sizes, accumulate(self.sizes.values(), initial=0)))
 
     @property
     def P(self) -> int:
         return sum(self.sizes.values())
 
     def offset(self, name: str) -> int:
-        keys = list(self.sizes)
-        return sum(self.sizes[k] for k in keys[: keys.index(name)])
+        return self.offsets[name]
 
     def split(self, grad: np.ndarray) -> dict[str, np.ndarray]:
         """A gradient (..., P) as named arrays W_in (..., N, Nin), W_net (..., N, N),
         t_in (..., S), x0 (..., D, N)."""
-        shapes = {"W_in": (self.N, self.Nin), "W_net": (self.N, self.N), "t_in": (self.S,), "x0": (self.D, self.N)}
-        return {k: grad[..., self.offset(k): self.offset(k) + self.sizes[k]].reshape(grad.shape[:-1] + shapes[k])
-                for k in shapes}
+        return {k: grad[..., self.offsets[k]: self.offsets[k] + self.sizes[k]].reshape(grad.shape[:-1] + shape)
+                for k, shape in self.shapes.items()}
+
+
+@lru_cache(maxsize=64)
+def _layout(N: int, Nin: int, S: int, D: int) -> Layout:
+    return Layout(N, Nin, S, D)
 
 
 @dataclass(frozen=True)
 class Trace:
-    """Result of :func:`simulate` for B trials and at most K events.
+    """Result of :func:`simulate` for B trials; K is the number of events of the longest trial
+    (trial end included).
 
     ``t`` (B, K) event times (inf after the trial end), ``index`` (B, K) the spiking neuron
     for network events, the input source for input events, -1 for the trial end and unused
@@ -72,7 +88,8 @@ class Trace:
     dx_end: np.ndarray | None = field(default=None, repr=False)
     x0: np.ndarray | None = field(default=None, repr=False)  # (B, D, N), for the reverse pass
     input_slot: np.ndarray | None = field(default=None, repr=False)  # (B, K) input's position in t_in
-    imminent: np.ndarray | None = field(default=None, repr=False)  # (B, K, N) masked to +1/eps
+    imminent: np.ndarray | None = field(default=None, repr=False)  # (B, K, N) flowed onto their spike; None: none
+    backend: str = "numpy"  # the implementation that produced it; outputs and gradients follow it
 
     def spikes(self, neuron: int) -> np.ndarray:
         """(B, K) mask of the ordinary (in-trial) spikes of ``neuron``."""
@@ -93,25 +110,35 @@ def _inputs(times, sources, B: int) -> tuple[np.ndarray, np.ndarray]:
         times = np.broadcast_to(times, (B, times.shape[1]))
     if sources.shape != times.shape:
         sources = np.broadcast_to(sources, times.shape)
-    if np.isnan(times).any() or np.isneginf(times).any():
+    if not (times > -np.inf).all():  # catches nan and -inf
         raise InputError("input spike times must be numbers or +inf (no spike)")
-    return times, sources.astype(int)
+    return times, sources.astype(np.int64, copy=False)
 
 
-def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int = 100,
-             gradients: bool = True, batch: int | None = None) -> Trace:
-    """Simulate B trials of a network of N ``model`` neurons.
+@dataclass(frozen=True)
+class Setup:
+    """A checked simulation problem of B trials: W_in (N, Nin), W_net (N, N), x0 (B, D, N),
+    and per trial the input spikes sorted by time, ``t_in`` (B, S + 1) ending with +inf, their
+    sources ``src`` and their positions ``slot`` in the caller's (unsorted) input arrays."""
 
-    ``W_in`` (N, Nin) and ``W_net`` (N, N) with ``W[post, pre]``; ``x0`` (D, N) or (B, D, N);
-    ``times`` and ``sources`` (B, S) or (S,): input spike times (+inf pads) and their source
-    indices.  Raises :class:`SimulationError` when ``max_events`` steps do not reach T.
-    """
+    W_in: np.ndarray
+    W_net: np.ndarray
+    x0: np.ndarray
+    t_in: np.ndarray
+    src: np.ndarray
+    slot: np.ndarray
+    T: float
+    layout: Layout
+
+
+def setup(model, W_in, W_net, x0, times, sources, T: float, batch: int | None = None) -> Setup:
+    """Check and arrange the arguments of :func:`simulate`."""
     W_in, W_net = np.atleast_2d(np.asarray(W_in, float)), np.atleast_2d(np.asarray(W_net, float))
     N, Nin = W_in.shape
     x0 = np.asarray(x0, float)
     if W_net.shape != (N, N) or x0.shape[-2:] != (model.D, N):
         raise InputError(f"shapes: W_in {W_in.shape}, W_net {W_net.shape}, x0 {x0.shape} for D = {model.D}")
-    if not (np.isfinite(W_in).all() and np.isfinite(W_net).all() and np.isfinite(x0).all()):
+    if not all(np.isfinite(a).all() for a in (W_in, W_net, x0)):
         raise InputError("weights and initial states must be finite")
     if not (np.isfinite(T) and T > 0):
         raise InputError(f"trial length T must be positive and finite, got {T!r}")
@@ -119,33 +146,58 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
     times, sources = _inputs(times, sources, B)
     if times.shape[0] != B or (sources.size and (sources.min() < 0 or sources.max() >= Nin)):
         raise InputError(f"inputs: {times.shape[0]} trials for batch {B}, sources must lie in [0, {Nin})")
-    layout = Layout(N, Nin, times.shape[1], model.D)
+    S = times.shape[1]
+    t_in, src, slot = np.full((B, S + 1), np.inf), np.zeros((B, S + 1), np.int64), np.zeros((B, S + 1), np.int64)
+    order = slot[:, :S] = np.argsort(times, axis=1, kind="stable")
+    rows = np.arange(B)[:, None]
+    t_in[:, :S], src[:, :S] = times[rows, order], sources[rows, order]
+    x0 = x0 if x0.shape == (B, model.D, N) else np.broadcast_to(x0, (B, model.D, N))
+    return Setup(np.ascontiguousarray(W_in), np.ascontiguousarray(W_net), np.ascontiguousarray(x0),
+                 t_in, src, slot, float(T), _layout(N, Nin, S, model.D))
+
+
+def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int = 100,
+             gradients: bool = True, batch: int | None = None, backend: str | None = None) -> Trace:
+    """Simulate B trials of a network of N ``model`` neurons.
+
+    ``W_in`` (N, Nin) and ``W_net`` (N, N) with ``W[post, pre]``; ``x0`` (D, N) or (B, D, N);
+    ``times`` and ``sources`` (B, S) or (S,): input spike times (+inf pads) and their source
+    indices.  ``backend``: "numba" (compiled) or "numpy" (this module's specification); by
+    default ``$KERNELALG_SPIKING_BACKEND``, else "numba".  Raises :class:`SimulationError`
+    when ``max_events`` steps do not reach T.
+    """
+    problem = setup(model, W_in, W_net, x0, times, sources, T, batch)
+    if resolve(backend) == "numba":
+        from kernelalg.spiking import compiled
+
+        return compiled.simulate(model, problem, max_events, gradients)
+    return simulate_numpy(model, problem, max_events, gradients)
+
+
+def simulate_numpy(model, problem: Setup, K: int, gradients: bool) -> Trace:
+    """The event loop over arrays of all trials (the specification of the compiled loop)."""
+    W_in, W_net, layout, T = problem.W_in, problem.W_net, problem.layout, problem.T
+    B, D, N = problem.x0.shape
+    Nin = layout.Nin
     P = layout.P if gradients else 0
     rows = np.arange(B)
-
-    order = np.argsort(times, axis=1, kind="stable")
-    t_in = np.concatenate([np.take_along_axis(times, order, 1), np.full((B, 1), np.inf)], axis=1)
-    src = np.concatenate([np.take_along_axis(sources, order, 1), np.zeros((B, 1), int)], axis=1)
-    order_pad = np.concatenate([order, np.zeros((B, 1), int)], axis=1)
+    t_in, src, order_pad = problem.t_in, problem.src, problem.slot
     tin_index = layout.offset("t_in") + order_pad
 
-    x = np.broadcast_to(x0, (B, model.D, N)).copy()
-    dx = np.zeros((B, model.D, N, P))
+    x = problem.x0.copy()
+    dx = np.zeros((B, D, N, P))
     if P:
-        dx[:, :, :, layout.offset("x0"):] = np.eye(model.D * N).reshape(model.D, N, model.D * N)
+        dx[:, :, :, layout.offset("x0"):] = np.eye(D * N).reshape(D, N, D * N)
     t, dt_now = np.zeros(B), np.zeros((B, P))
     tnext, dtnext = _next_spikes(model, x, dx, t, dt_now)
     count = np.zeros(B, int)
     done = np.zeros(B, bool)
 
-    K = max_events
     rec_t, rec_i = np.full((B, K), np.inf), np.full((B, K), -1)
-    rec_in, rec_x = np.zeros((B, K), bool), np.zeros((B, K, model.D, N))
+    rec_in, rec_x = np.zeros((B, K), bool), np.zeros((B, K, D, N))
     rec_dt = np.zeros((B, K, P))
     rec_slot, rec_imm = np.full((B, K), -1), np.zeros((B, K, N), bool)
-    x_start = x.copy()
     x_end, dx_end = x.copy(), dx.copy()
-    eps = getattr(model, "eps", 0.0)
     for k in range(K):
         if done.all():
             break
@@ -162,12 +214,9 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
         d_ev[done] = dt_now[done]
         delta, d_delta = t_ev - t, d_ev - dt_now
 
-        imminent = (np.abs(tnext - t_ev[:, None]) < eps) & ~done[:, None] if eps and model.D == 2 else None
-        xn, J, F_dt = model.flow(_off_pole(x, imminent), delta)
+        imminent = (np.abs(tnext - t_ev[:, None]) < model.spike_tolerance) & ~done[:, None]
+        xn, J, F_dt = flow_step(model, x, delta, imminent)
         dxn = _apply(J, dx) + F_dt[..., None] * d_delta[:, None, None, :]
-        if imminent is not None and imminent.any():
-            xn[:, 0, :][imminent] = 1 / eps
-            dxn[:, 0][imminent] = 0.0
 
         w = np.where(is_input[:, None], W_in[:, src[rows, count]].T, W_net[:, j].T) * in_trial[:, None]
         xn, R, R_w = model.receive(xn, w)
@@ -177,19 +226,19 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
                             layout.offset("W_net") + j)
             stride = np.where(is_input, Nin, N)
             cols = base[:, None] + stride[:, None] * np.arange(N)[None, :]  # W[post, pre] flattened
-            for d in range(model.D):
+            for d in range(D):
                 np.add.at(dxn[:, d], (rows[:, None], np.arange(N)[None, :], cols),
                           R_w[:, d, :] * in_trial[:, None])
         fired = in_trial & ~is_input
         if fired.any():
-            xn[fired, :, j[fired]] = model.reset(xn[fired, :, j[fired]][..., None])[..., 0]
-            dxn[fired, 0, j[fired]] = 0.0  # the reset sets V (or the phase); I keeps its tangent
+            reset, keep = model.reset(xn[fired, :, j[fired]][..., None])
+            xn[fired, :, j[fired]] = reset[..., 0]
+            dxn[fired, :, j[fired]] *= keep[:, None]
 
         tn, dtn = _next_spikes(model, xn, dxn, t_ev, d_ev)
-        if imminent is not None:
-            keep = imminent.copy()
-            keep[rows[fired], j[fired]] = False
-            tn, dtn = np.where(keep, tnext, tn), np.where(keep[..., None], dtnext, dtn)
+        keep_next = imminent.copy()
+        keep_next[rows[fired], j[fired]] = False
+        tn, dtn = np.where(keep_next, tnext, tn), np.where(keep_next[..., None], dtnext, dtn)
 
         live = ~done
         x[live], dx[live], t[live], dt_now[live] = xn[live], dxn[live], t_ev[live], d_ev[live]
@@ -197,27 +246,34 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
         rec_t[live, k], rec_in[live, k], rec_x[live, k], rec_dt[live, k] = t_ev[live], is_input[live], xn[live], d_ev[live]
         rec_i[live, k] = np.where(in_trial, np.where(is_input, src[rows, count], j), -1)[live]
         rec_slot[live, k] = np.where(in_trial & is_input, order_pad[rows, count], -1)[live]
-        if imminent is not None:
-            rec_imm[live, k] = imminent[live]
+        rec_imm[live, k] = imminent[live]
         ending = live & ~in_trial
         x_end[ending], dx_end[ending] = xn[ending], dxn[ending]
         count += is_input & in_trial
         done |= ending
     if not done.all():
-        raise SimulationError(f"event budget max_events={K} exhausted before T in {int((~done).sum())} of {B} "
-                              "trials; increase max_events")
-    return Trace(rec_t, rec_i, rec_in, rec_x, x_end, float(T), layout,
-                 rec_dt if gradients else None, dx_end if gradients else None, x_start, rec_slot, rec_imm)
+        raise exhausted(K, int((~done).sum()), B)
+    used = int(np.isfinite(rec_t).sum(axis=1).max())  # records of the longest trial
+    rec_t, rec_i, rec_in, rec_x, rec_dt, rec_slot, rec_imm = (
+        a[:, :used].copy() for a in (rec_t, rec_i, rec_in, rec_x, rec_dt, rec_slot, rec_imm))
+    return Trace(rec_t, rec_i, rec_in, rec_x, x_end, T, layout, rec_dt if gradients else None,
+                 dx_end if gradients else None, problem.x0, rec_slot,
+                 rec_imm if model.spike_tolerance > 0 else None, "numpy")
 
 
-def _off_pole(x: np.ndarray, imminent: np.ndarray | None) -> np.ndarray:
-    """x with V = 0 for neurons whose spike is imminent (as in the reference): their V is set
-    to +1/eps after the flow anyway, and the closed form is never evaluated at its pole."""
-    if imminent is None or not imminent.any():
-        return x
-    x = x.copy()
-    x[:, 0][imminent] = 0.0
-    return x
+def exhausted(K: int, failed: int, B: int) -> SimulationError:
+    return SimulationError(f"event budget max_events={K} exhausted before T in {failed} of {B} trials; "
+                           "increase max_events")
+
+
+def flow_step(model, x, delta, imminent):
+    """The flow of every neuron by delta, onto its spike for the ``imminent`` ones."""
+    flowed = model.flow(x, delta)
+    if not imminent.any():
+        return flowed
+    onto = model.flow_onto_spike(x, delta)
+    return tuple(np.where(imminent.reshape(imminent.shape[:1] + (1,) * (a.ndim - 2) + imminent.shape[1:]), b, a)
+                 for a, b in zip(flowed, onto))
 
 
 def _apply(J: np.ndarray, dx: np.ndarray) -> np.ndarray:

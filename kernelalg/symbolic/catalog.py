@@ -65,6 +65,16 @@ class Entry:
             self._check(name, value)
         return parse(self.template, {k: _exact(v) for k, v in names.items()})
 
+    def parameter_derivative(self, params: dict[str, float], name: str) -> sp.Expr:
+        """d/d(name) of the entry's expression, at the parameter values ``params`` (defaults filled in)."""
+        values = {**dict(self.defaults), **params}
+        if name not in values:
+            raise ExpressionError(f"{self.name} has no parameter {name}; its parameters are "
+                                  f"{', '.join(values) or 'none'}")
+        symbol = sp.Symbol(f"_{name}", real=True)
+        expr = parse(self.template, {**{k: _exact(v) for k, v in values.items()}, name: symbol}, (symbol,))
+        return sp.diff(expr, symbol).subs(symbol, _exact(values[name]))
+
     def _check(self, name: str, value: float) -> None:
         low, high = NUMBER_RANGE
         if not math.isfinite(value) or (value != 0 and not low <= abs(value) <= high):
@@ -210,3 +220,33 @@ def _from_catalog(name: str, params: dict[str, float]) -> Function:
 def entries(kind: str | None = None) -> tuple[Entry, ...]:
     """Catalog entries, optionally of one kind (``"activation"`` or ``"surrogate"``)."""
     return tuple(e for e in ENTRIES if kind is None or e.kind == kind)
+
+
+def _entry_of(fn: Function) -> tuple[Entry, dict[str, float]]:
+    """The catalog entry of a function made from a catalog name or preset, and its parameter values."""
+    match = _CATALOG_CALL.match(fn.name)
+    base = match.group(1) if match else ""
+    base = PRESETS[base][0] if base in PRESETS else base
+    if base not in _BY_NAME or not fn.params:
+        raise ExpressionError(f"{fn.name} is not a catalog function with parameters")
+    return _BY_NAME[base], dict(fn.params)
+
+
+def parameters(spec: str | Function) -> dict[str, float]:
+    """Parameter values of a catalog function or preset (empty for plain expressions)."""
+    return dict(resolve(spec).params)
+
+
+def with_parameter(spec: str | Function, name: str, value: float) -> Function:
+    """The catalog function ``spec`` with parameter ``name`` set to ``value``."""
+    entry, values = _entry_of(resolve(spec))
+    if name not in values:
+        raise ExpressionError(f"{entry.name} has no parameter {name}; its parameters are {', '.join(values)}")
+    return _from_catalog(entry.name, {**values, name: value})
+
+
+def parameter_derivative(spec: str | Function, name: str) -> Function:
+    """d spec / d name as a function of x (e.g. the derivative of a surrogate in its width)."""
+    fn = resolve(spec)
+    entry, values = _entry_of(fn)
+    return Function(f"d{fn.name}/d{name}", entry.parameter_derivative(values, name))

@@ -57,11 +57,11 @@ def _expr(text: object, symbols: set[sp.Symbol]) -> sp.Expr:
     return expr
 
 
-def _expectation_data(e: Expectation) -> dict:
+def expectation_data(e: Expectation) -> dict:
     return {"expr": sp.srepr(e.expr), "route": list(e.route), "diverges": e.diverges}
 
 
-def _expectation_from(d: dict) -> Expectation:
+def expectation_from(d: dict) -> Expectation:
     route, diverges = d["route"], d["diverges"]
     if not (isinstance(route, list) and all(isinstance(step, str) for step in route) and isinstance(diverges, bool)):
         raise TypeError("malformed expectation")
@@ -76,7 +76,7 @@ def _function_from(d: dict) -> Function:
     return Function(d["name"], _expr(d["expr"], {x}), tuple((str(k), float(v)) for k, v in d["params"]))
 
 
-def _cached(kind: str, digest: str, parse):
+def cached(kind: str, digest: str, parse):
     """A cache entry read back with ``parse`` (JSON data -> object), or None; entries that pass the
     cache's integrity check but do not parse are discarded too."""
     text = cache.load(kind, digest, ".json")
@@ -106,7 +106,7 @@ def expectation_task(data: dict) -> dict:
     note = (f"{LIMIT_NOTE}: a SymPy integration was stopped after {max(hits, default=0):g} s, so a closed form "
             "may have been missed (this result is not cached)")
     route = outcome.route + ((note,) if hits else ())
-    return {**_expectation_data(Expectation(expr, route, outcome.diverges)), "final": not hits}
+    return {**expectation_data(Expectation(expr, route, outcome.diverges)), "final": not hits}
 
 
 def derivative_task(data: dict) -> dict:
@@ -128,15 +128,15 @@ def expectation(f: str | Function, g: str | Function, use_cache: bool = True,
 def _expectation(f: Function, g: Function, use_cache: bool, budget: worker.Budget) -> Expectation:
     """E[f g] of checked functions (the user's, or derivatives made here)."""
     digest = cache.key("expectation", f.key, g.key)
-    found = _cached("derivations", digest, _expectation_from) if use_cache else None
+    found = cached("derivations", digest, expectation_from) if use_cache else None
     if found is not None:
         return found
     reply = worker.run("kernelalg.symbolic.derive:expectation_task",
                        {"functions": [_function_data(f), _function_data(g)]}, budget,
                        f"the derivation of E[f(u) g(v)] for f = {f}, g = {g}")
-    result = _expectation_from(reply)
+    result = expectation_from(reply)
     if use_cache and reply["final"]:
-        cache.store("derivations", digest, ".json", json.dumps(_expectation_data(result)))
+        cache.store("derivations", digest, ".json", json.dumps(expectation_data(result)))
     return result
 
 
@@ -144,7 +144,7 @@ def derivative_function(fn: Function, use_cache: bool = True, budget: float | wo
     """phi' as a Function: the distributional derivative (jumps give DiracDelta terms), cached."""
     budget = budget if isinstance(budget, worker.Budget) else worker.Budget.of(budget)
     digest = cache.key("derivative", fn.key, fn.name)
-    found = _cached("derivations", digest, _function_from) if use_cache else None
+    found = cached("derivations", digest, _function_from) if use_cache else None
     if found is None:
         found = _function_from(worker.run("kernelalg.symbolic.derive:derivative_task", _function_data(fn), budget,
                                           f"the derivative of {fn}"))

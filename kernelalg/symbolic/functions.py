@@ -92,10 +92,11 @@ def _short(number: sp.Number) -> str:
     return sp.sstr(sp.Float(number, 3)) if len(str(number)) > 12 else str(number)
 
 
-def parse(text: str, params: dict[str, sp.Expr] | None = None) -> sp.Expr:
+def parse(text: str, params: dict[str, sp.Expr] | None = None, free: tuple[sp.Symbol, ...] = ()) -> sp.Expr:
     """Parse ``text`` into a real SymPy expression in ``x`` (whitelisted AST, no eval).
 
-    ``params`` maps extra names (catalog parameters) to the values substituted for them.
+    ``params`` maps extra names (catalog parameters) to the values substituted for them;
+    ``free``: symbols besides x the result may contain (a parameter kept symbolic).
     """
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("empty expression")
@@ -116,16 +117,16 @@ def parse(text: str, params: dict[str, sp.Expr] | None = None) -> sp.Expr:
         raise ExpressionError(f"expression {shown!r} is nested too deeply") from None
     except (TypeError, ValueError, ZeroDivisionError, OverflowError, sp.SympifyError) as exc:
         raise ExpressionError(f"cannot build expression {shown!r}: {exc}") from None
-    return validate(expr, shown)
+    return validate(expr, shown, free)
 
 
-def validate(expr: object, text: str = "") -> sp.Expr:
-    """Check that ``expr`` is a real-valued SymPy expression whose only free symbol is x."""
+def validate(expr: object, text: str = "", free: tuple[sp.Symbol, ...] = ()) -> sp.Expr:
+    """Check that ``expr`` is a real-valued SymPy expression whose only free symbols are x and ``free``."""
     label = text or str(expr)
     label = label if len(label) <= 80 else label[:60] + "..."
     if not isinstance(expr, sp.Expr):
         raise ExpressionError(f"{label!r} is not an expression")
-    extra = expr.free_symbols - {x}
+    extra = expr.free_symbols - {x, *free}
     if extra:
         names = ", ".join(sorted(str(s) for s in extra))
         raise ExpressionError(f"expression {label!r} has free symbols other than x: {names}")

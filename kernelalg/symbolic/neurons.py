@@ -62,10 +62,14 @@ class NeuronModel:
         return next(f for f in self.formulas if f.name == name)
 
 
-def _decaying_current() -> tuple[sp.Eq, sp.Expr]:
-    """``(tau/2) I' = -I`` and its solution from I(0) = I."""
+def _decaying_current() -> tuple[sp.Eq, sp.Expr, Formula]:
+    """``(tau/2) I' = -I``, its solution from I(0) = I, and that solution as the formula
+    ``current(I, dt, tau)`` (with partials in I and dt)."""
     ode = sp.Eq(tau / 2 * _I(_t).diff(_t), -_I(_t))
-    return ode, sp.dsolve(ode, _I(_t), ics={_I(0): I}).rhs
+    solution = sp.dsolve(ode, _I(_t), ics={_I(0): I}).rhs
+    formula = Formula("current", solution.subs(_t, dt), (I, dt, tau), (I, dt), "all",
+                      (f"dsolve (tau/2) I' = -I, I(0) = I: I(t) = {sp.sstr(solution)}",))
+    return ode, solution, formula
 
 
 def _riccati_coefficient(ode_V: sp.Eq, current: sp.Expr) -> sp.Expr:
@@ -95,12 +99,12 @@ def _solve_riccati(rhs: sp.Expr) -> sp.Expr:
 
 def qif() -> NeuronModel:
     """QIF neuron with exponentially decaying synaptic current (tau_m = 2 tau_s)."""
-    ode_I, current = _decaying_current()
+    ode_I, current, current_formula = _decaying_current()
     ode_V = sp.Eq(tau * _V(_t).diff(_t), _V(_t) * (_V(_t) - 1) + _I(_t))
     riccati = _riccati_coefficient(ode_V, current)  # x**2 + I
     e = sp.exp(-dt / tau)
     cases = {"pos": (_r**2, sp.sqrt(I), "I > 0"), "zero": (0, None, "I == 0"), "neg": (-_r**2, sp.sqrt(-I), "I < 0")}
-    formulas = []
+    formulas = [current_formula]
     base = ("dsolve (tau/2) I' = -I: I(t) = I exp(-2 t/tau)",
             "substitute V = e W(s), e = exp(-t/tau), s = 1 - e: W'(s) = " + sp.sstr(riccati))
     for case, (i0, r_of_I, valid) in cases.items():
@@ -161,7 +165,7 @@ def theta() -> NeuronModel:
         Formula("phase", Phi, (V, drive, tau), (V, drive), "drive > 1/4", route[:1]),
         Formula("period", period, (drive, tau), (drive,), "drive > 1/4", ("Phi(+oo)",)),
         Formula("inverse", inverse, (phi, drive, tau), (phi,), "0 < phi < period", route),
-        Formula("transfer", sp.simplify(H), (phi, w, drive, tau), (phi, w, drive), "0 < phi < period",
+        Formula("transfer", sp.simplify(H), (phi, w, drive, tau), (phi, w), "0 < phi < period",
                 route + ("H(phi, w) = Phi(Phi^-1(phi) + w)",)),
     ))
 
@@ -180,7 +184,7 @@ def qif_pseudo() -> NeuronModel:
 
 def lif() -> NeuronModel:
     """Current-based LIF with exponential current (tau_m = 2 tau_s), threshold vth, reset 0."""
-    ode_I, current = _decaying_current()
+    ode_I, current, current_formula = _decaying_current()
     ode_V = sp.Eq(tau * _V(_t).diff(_t), -_V(_t) + _I(_t))
     flow = sp.dsolve(ode_V.subs(_I(_t), current), _V(_t), ics={_V(0): V}).rhs.subs(_t, dt)
     y = sp.Symbol("y", positive=True)  # y = exp(-dt/tau)
@@ -190,9 +194,12 @@ def lif() -> NeuronModel:
     larger = max(roots, key=lambda root: root.subs({V: 0, I: 5, vth: 1}))
     route = ("dsolve the linear ODEs", f"solve V(dt) = vth for y = exp(-dt/tau): y in {sp.sstr(roots)}",
              "first crossing: the larger root")
+    valid = "I > 0, discriminant > 0, 0 < y* < 1"
     return NeuronModel("lif", (ode_V, ode_I), (
+        current_formula,
         Formula("flow", sp.simplify(flow), (V, I, dt, tau), (V, I, dt), "all", route[:1]),
-        Formula("ystar", larger, (V, I, vth), (V, I), "I > 0, discriminant > 0, 0 < y* < 1", route),
+        Formula("ystar", larger, (V, I, vth), (V, I), valid, route),
+        Formula("tspike", -tau * sp.log(larger), (V, I, vth, tau), (V, I), valid, route + ("dt* = -tau log(y*)",)),
     ))
 
 

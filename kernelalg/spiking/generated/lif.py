@@ -9,7 +9,27 @@ do not edit: regenerate with ``python derivations/spiking_models.py``.
 
 
 import numpy
-import scipy.special
+
+
+def current(I, dt, tau):
+    """
+    current(I, dt, tau) = I*exp(-2*dt/tau)
+
+    Valid:  all
+    Route:  dsolve (tau/2) I' = -I, I(0) = I: I(t) = I*exp(-2*t/tau)
+    """
+    return I*numpy.exp(-2*dt/tau)
+
+
+def current_grad(I, dt, tau):
+    """
+    (current, dcurrent/dI, dcurrent/ddt): value and partial derivatives.
+    """
+    t0 = 2/tau
+    t1 = numpy.exp(-dt*t0)
+    t2 = I*t1
+    return t2, t1, -t0*t2
+
 
 
 def flow(V, I, dt, tau):
@@ -59,4 +79,28 @@ def ystar_grad(V, I, vth):
     t4 = t1**(-1.0)
     t5 = (1/2)*t0
     return (1/2)*t3, t5*(t2*t4 + 1), t5*(-t3 + t4*(t2 - 2*vth) + 1)
+
+
+
+def tspike(V, I, vth, tau):
+    """
+    tspike(V, I, vth, tau) = -tau*log((I + V + sqrt(I**2 + 2*I*V - 4*I*vth + V**2))/(2*I))
+
+    Valid:  I > 0, discriminant > 0, 0 < y* < 1
+    Route:  dsolve the linear ODEs; solve V(dt) = vth for y = exp(-dt/tau): y in [(I + V - sqrt(I**2 + 2*I*V - 4*I*vth + V**2))/(2*I), (I + V + sqrt(I**2 + 2*I*V - 4*I*vth + V**2))/(2*I)]; first crossing: the larger root; dt* = -tau log(y*)
+    """
+    return -tau*numpy.log((1/2)*(I + V + numpy.sqrt(I**2 + 2*I*V - 4*I*vth + V**2))/I)
+
+
+def tspike_grad(V, I, vth, tau):
+    """
+    (tspike, dtspike/dV, dtspike/dI): value and partial derivatives.
+    """
+    t0 = numpy.sqrt(I**2 + 2*I*V - 4*I*vth + V**2)
+    t1 = I + V
+    t2 = t0 + t1
+    t3 = t2/I
+    t4 = t0**(-1.0)
+    t5 = tau/t2
+    return -tau*numpy.log((1/2)*t3), -t5*(t1*t4 + 1), -t5*(-t3 + t4*(t1 - 2*vth) + 1)
 

@@ -9,7 +9,27 @@ do not edit: regenerate with ``python derivations/spiking_models.py``.
 
 
 import numpy
-import scipy.special
+
+
+def current(I, dt, tau):
+    """
+    current(I, dt, tau) = I*exp(-2*dt/tau)
+
+    Valid:  all
+    Route:  dsolve (tau/2) I' = -I, I(0) = I: I(t) = I*exp(-2*t/tau)
+    """
+    return I*numpy.exp(-2*dt/tau)
+
+
+def current_grad(I, dt, tau):
+    """
+    (current, dcurrent/dI, dcurrent/ddt): value and partial derivatives.
+    """
+    t0 = 2/tau
+    t1 = numpy.exp(-dt*t0)
+    t2 = I*t1
+    return t2, t1, -t0*t2
+
 
 
 def flow_pos(V, I, dt, tau):

@@ -8,7 +8,6 @@ do not edit: regenerate with ``python derivations/spiking_models.py``.
 
 
 import numpy
-import scipy.special
 
 
 def pseudo_phase(V, I, alpha, tau):

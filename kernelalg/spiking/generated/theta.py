@@ -8,7 +8,6 @@ do not edit: regenerate with ``python derivations/spiking_models.py``.
 
 
 import numpy
-import scipy.special
 
 
 def phase(V, drive, tau):
@@ -93,17 +92,13 @@ def transfer(phi, w, drive, tau):
 
 def transfer_grad(phi, w, drive, tau):
     """
-    (transfer, dtransfer/dphi, dtransfer/dw, dtransfer/ddrive): value and partial derivatives.
+    (transfer, dtransfer/dphi, dtransfer/dw): value and partial derivatives.
     """
     t0 = 4*drive - 1
     t1 = numpy.sqrt(t0)
     t2 = t1**(-1.0)
-    t3 = phi/tau
-    t4 = (numpy.tan((1/2)*t1*t3)**(-1.0))
-    t5 = 2*t2*w - t4
-    t6 = 2*numpy.arctan(t5) + numpy.pi
-    t7 = t4**2 + 1
-    t8 = (t5**2 + 1)**(-1.0)
-    t9 = t0**(-1.0)
-    return t2*t6*tau, t7*t8, 4*t8*t9*tau, -2*tau*(t8*t9*(-t3*t7 + 4*t9*w) + t6/t0**(3/2))
+    t3 = (numpy.tan((1/2)*phi*t1/tau)**(-1.0))
+    t4 = 2*t2*w - t3
+    t5 = (t4**2 + 1)**(-1.0)
+    return t2*tau*(2*numpy.arctan(t4) + numpy.pi), t5*(t3**2 + 1), 4*t5*tau/t0
 
