@@ -15,7 +15,8 @@ from kernelalg.numeric.layermaps import TITLES, generate_source
 from kernelalg.symbolic.expectation.result import a, b, c
 
 PAIRS = [("sign", "gaussian"), ("sign", "laplace"), ("sign", "triangle"), ("sign", "box"),
-         ("sign", "atan"), ("step(t=0.5)", "gaussian"), ("erf(m=3)", "gaussian"), ("relu", None)]
+         ("sign", "atan"), ("step(t=0.5)", "gaussian"), ("erf(m=3)", "gaussian"), ("relu", None),
+         ("sin", None), ("rbf", None), ("gelu", None), ("cos(2*x + 1)", "gaussian(sigma=0.5)")]
 VARIANCES = (1e-4, 1.0, 1e4)
 RHOS = (-(1 - 1e-9), -0.5, 0.0, 0.7, 1 - 1e-9)
 
@@ -88,6 +89,14 @@ def test_module_source_titles():
     text = module_source(maps, TITLES, "header")
     assert all(f"def {name}(a, b, c):" in text for name in maps)
     assert "def nngp_sg(a, b, c):" not in text  # joint functions only when asked
+
+
+def test_angles_of_signed_zeros_and_the_edges():
+    """relu's derivative map is acos(-rho)/(2 pi): 1/4 at c = +0 and -0, 1/2 and 0 at rho = +-1,
+    and the antipodal value of relu's NNGP is 0 (no cancellation of pi/2 + asin)."""
+    maps = kernelalg.layer_maps("relu")
+    assert maps.ntk(1.0, 1.0, np.array([0.0, -0.0, 1.0, -1.0])).tolist() == [0.25, 0.25, 0.5, 0.0]
+    assert maps.nngp(2.0, 8.0, -4.0) == 0.0
 
 
 def test_the_error_estimate_leaves_the_module_alone():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import mpmath as mp
 import numpy as np
@@ -15,7 +18,7 @@ from kernelalg.errors import InputError
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.layermaps import generate_source
 from tests.witness import functions as F
-from tests.witness.deep import deep_kernels, hermite_maps, witness_maps
+from tests.witness.deep import deep_kernels, gauss_hermite, hermite_maps, witness_maps
 
 # points of different norms, so that the asymmetric cases I(x, y) != I(y, x) occur
 X = np.array([[1.0, 0.0], [0.3, -2.0], [-0.5, 0.4]])
@@ -37,9 +40,28 @@ def _williams(m):
     return maps
 
 
+def _sin_maps(name, a, b, c):
+    """E[sin u sin v] = exp(-(a+b)/2) sinh c and E[cos u cos v] = exp(-(a+b)/2) cosh c."""
+    return mp.exp(-(a + b) / 2) * (mp.sinh(c) if name == "nngp" else mp.cosh(c))
+
+
+def _gelu_maps(name, a, b, c):
+    """GELU: the published NNGP (Tsuchida et al. 2021); the derivative map by an 80-point
+    Gauss-Hermite product rule of Phi(x) + x phi(x)."""
+    if name == "nngp":
+        P = (1 + a) * (1 + b)
+        K = P - c * c
+        return c / 4 + c * mp.asin(c / mp.sqrt(P)) / (2 * mp.pi) + (a * b * K + c * c) / (2 * mp.pi * P * mp.sqrt(K))
+    dgelu = lambda x: mp.ncdf(x) + x * mp.npdf(x)  # noqa: E731
+    return gauss_hermite(dgelu, dgelu, a, b, c, 80)
+
+
 SMOOTH = [  # psi = phi': the SG-NTK is the standard NTK
     ("erf", _williams(1), 1e-10),
     ("erf(m=2)", _williams(2), 1e-10),
+    ("sin", _sin_maps, 1e-10),
+    ("rbf(gamma=0.5)", lambda name, a, b, c: mp.exp(-(a + b) / 2 + c), 1e-10),  # sqrt(2) sin(x + pi/4)
+    ("gelu", _gelu_maps, 1e-10),
     # tanh has no closed form: fallback quadrature (1e-7) against a 200-point Gauss-Hermite rule
     ("tanh", hermite_maps(mp.tanh, lambda x: 1 / mp.cosh(x) ** 2, lambda x: 1 / mp.cosh(x) ** 2), 1e-7),
 ]
@@ -54,6 +76,18 @@ def test_smooth_sgntk_is_the_ntk_against_mpmath(phi, maps, tol):
     assert rel_err(got.sgntk, I) < tol
     assert rel_err(got.ntk, T) < tol
     assert np.allclose(kernel(Y, X).sgntk.T, got.sgntk, rtol=1e-13)  # psi = phi': symmetric
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("depth", [1, 3])
+def test_rbf_network_to_rounding_against_the_rbf_kernel_recursion(gamma, depth):
+    """neural-tangents' Rbf layer sqrt(2) sin(sqrt(2 gamma) x + pi/4): its maps are the RBF kernel
+    exp(-gamma (a + b - 2c)) and 2 gamma times it; the network kernels to 1e-15 (a quadrature
+    fallback was off by 5e-7 here)."""
+    maps = lambda name, a, b, c: (1 if name == "nngp" else 2 * gamma) * mp.exp(-gamma * (a + b - 2 * c))  # noqa: E731
+    S, I = deep_kernels(maps, X, Y, depth, SW, SB)
+    got = Kernel(f"rbf(gamma={gamma})", None, depth=depth, sigma_w=SW, sigma_b=SB)(X, Y, outputs=("nngp", "sgntk"))
+    assert rel_err(got.nngp, S) < 1e-15 and rel_err(got.sgntk, I) < 1e-15
 
 
 def _arc_cosine(a, b, c):
@@ -168,6 +202,19 @@ def test_diagonal_mode_and_blocking_agree():
     assert np.array_equal(diag.nngp, np.diag(full.nngp)) and np.allclose(diag.sgntk, np.diag(full.sgntk), rtol=1e-14)
 
 
+@pytest.mark.parametrize("phi,psi", [("sign", "gaussian"), ("erf", None), ("relu", "triangle")])
+def test_upper_triangle_equals_the_full_computation(phi, psi):
+    """K(X, X) from its upper triangle (and the swapped SG recursion) equals the general path,
+    which computes every entry, to float64 rounding; symmetric outputs are exactly symmetric."""
+    x = np.random.default_rng(3).normal(size=(23, 3)) * np.exp(np.random.default_rng(4).normal(size=(23, 1)))
+    kernel = Kernel(phi, psi, depth=2, sigma_w=1.1, sigma_b=0.1)
+    same, full = kernel(x, block_rows=4), kernel(x, x.copy())
+    for name in ("nngp", "sgntk", "ntk"):
+        assert np.allclose(getattr(same, name), getattr(full, name), rtol=1e-12, atol=0), name
+    assert np.array_equal(same.nngp, same.nngp.T) and np.array_equal(same.ntk, same.ntk.T)
+    assert np.array_equal(same.sgntk, same.sgntk.T) == (psi is None)
+
+
 def test_generated_module_in_a_fresh_interpreter(tmp_path):
     """python -I (no site packages path of the checkout, no kernelalg import) on the written module."""
     path = tmp_path / "maps.py"
@@ -195,6 +242,38 @@ def test_bad_kernel_parameters():
             Kernel("sign", "gaussian", **kwargs)
     with pytest.raises(InputError):
         Kernel("sign", "gaussian")(np.ones((2, 2)), np.ones((2, 3)))
+
+
+NT_PYTHON = Path.home() / ".cache" / "kernelalg-peers" / "ntenv" / "bin" / "python"
+_NT_SCRIPT = """
+import json, sys
+import jax
+jax.config.update("jax_enable_x64", True)
+import numpy as np
+from neural_tangents import stax
+job = json.load(sys.stdin)
+out = {}
+for name, act in (("sin", stax.Sin()), ("gelu", stax.Gelu()), ("rbf", stax.Rbf(1.0))):
+    dense = lambda: stax.Dense(1, W_std=job["sw"], b_std=job["sb"])
+    _, _, kernel_fn = stax.serial(dense(), act, dense(), act, dense())
+    k = kernel_fn(np.array(job["x"]), np.array(job["y"]), ("nngp", "ntk"))
+    out[name] = [np.asarray(k[0]).tolist(), np.asarray(k[1]).tolist()]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(not NT_PYTHON.exists(), reason="neural-tangents venv (optional) not installed")
+def test_new_closed_forms_agree_with_neural_tangents():
+    """Depth-2 NNGP and NTK of sin, GELU and neural-tangents' Rbf against neural-tangents'
+    analytic kernels (float64), independent code."""
+    job = {"x": X.tolist(), "y": Y.tolist(), "sw": SW, "sb": SB}
+    done = subprocess.run([str(NT_PYTHON), "-c", _NT_SCRIPT], input=json.dumps(job), capture_output=True,
+                          text=True, check=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    nt = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("sin", "gelu", "rbf"):
+        got = Kernel(name, None, depth=2, sigma_w=SW, sigma_b=SB)(X, Y, outputs=("nngp", "sgntk"))
+        assert rel_err(got.nngp, np.array(nt[name][0])) < 1e-12, name
+        assert rel_err(got.sgntk, np.array(nt[name][1])) < 1e-12, name
 
 
 def test_kernels_leave_the_process_allocator_alone():

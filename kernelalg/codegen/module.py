@@ -25,6 +25,7 @@ from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.piecewise import breakpoints_of
 from kernelalg.symbolic.special import GaussianMean
 
+SWAPPED = "_swapped"  # suffix of a joint function's map name: the map with a and b exchanged
 _x = sp.Symbol("x", real=True)
 
 
@@ -105,40 +106,48 @@ def _body(exprs: list[sp.Expr], names: dict[GaussianMean, str]) -> tuple[list[st
     placeholders = {gm: sp.Symbol(f"mean{i}") for i, gm in enumerate(means)}
     lines = [f"    {sym} = {source(gm, names)}" for gm, sym in placeholders.items()]
     # each expression is reduced on its own (so a map's arithmetic, hence its rounding, is the
-    # same alone and in a joint function); identical subexpressions are then shared
+    # same alone and in a joint function); identical subexpressions are then shared, also those
+    # an earlier expression's reduction named (``known``: its raw form -> its variable)
     shared: dict[sp.Expr, sp.Symbol] = {}
+    known: dict[sp.Expr, sp.Symbol] = {}
+    raw: dict[sp.Symbol, sp.Expr] = {}
     fresh = sp.numbered_symbols("t")
     results = []
     for expr in exprs:
-        replacements, (reduced,) = sp.cse([expr.xreplace(placeholders)], symbols=sp.numbered_symbols("_local"),
-                                          optimizations="basic")
+        replacements, (reduced,) = sp.cse([expr.xreplace(placeholders).xreplace(known)],
+                                          symbols=sp.numbered_symbols("_local"), optimizations="basic")
         renamed: dict[sp.Symbol, sp.Symbol] = {}
         for sym, value in replacements:
             value = value.xreplace(renamed)
             if value not in shared:
                 shared[value] = next(fresh)
+                raw[shared[value]] = value.xreplace(raw)
+                known[raw[shared[value]]] = shared[value]
                 lines.append(f"    {shared[value]} = {source(value, names)}")
             renamed[sym] = shared[value]
         results.append(reduced.xreplace(renamed))
-    calls = _shared_calls(results)
-    for call in calls:  # innermost first
+    calls: dict[sp.Expr, sp.Expr] = {}
+    for call in _shared_calls(results):  # innermost first
         sym = next(fresh)
-        lines.append(f"    {sym} = {source(call.xreplace({k: v for k, v in calls.items() if k != call}), names)}")
+        lines.append(f"    {sym} = {source(call.xreplace(calls), names)}")
         calls[call] = sym
+        if call.is_Pow:  # y/sqrt(x) prints as a division: with the root shared it is y/r, the same arithmetic
+            calls[sp.Pow(call.base, -sp.S.Half)] = 1 / sym
     return lines, [f"_shaped({source(r.xreplace(calls), names)}, a, b, c)" for r in results]
 
 
-def _shared_calls(exprs: list[sp.Expr]) -> dict[sp.Expr, sp.Symbol | None]:
+def _shared_calls(exprs: list[sp.Expr]) -> list[sp.Expr]:
     """Function calls and square roots that occur in more than one expression, innermost first
-    (replacing such a subtree by a variable does not change any arithmetic; x**(-1/2) is not
-    shared: it prints as a division, y/sqrt(x), which a variable 1/sqrt(x) would round differently)."""
+    (replacing such a subtree by a variable does not change any arithmetic; x**(-1/2) counts as
+    the root sqrt(x): it prints as a division y/sqrt(x), which stays y/r with r = sqrt(x))."""
     seen: dict[sp.Expr, int] = {}
     for expr in exprs:
-        for node in set(sp.preorder_traversal(expr)):
+        nodes = set(sp.preorder_traversal(expr))
+        for node in {sp.sqrt(n.base) if n.is_Pow and n.exp == -sp.S.Half else n for n in nodes}:
             if isinstance(node, sp.Function) or (node.is_Pow and node.exp == sp.S.Half):
                 seen[node] = seen.get(node, 0) + 1
-    common = sorted((node for node, count in seen.items() if count > 1), key=sp.count_ops)
-    return dict.fromkeys(common)
+    return sorted((node for node, count in seen.items() if count > 1),
+                  key=lambda node: (sp.count_ops(node), sp.default_sort_key(node)))
 
 
 def _function_source(name: str, e: Expectation, expr: sp.Expr, title: str,
@@ -168,8 +177,11 @@ def _joint_source(keys: tuple[str, ...], prepared: dict[str, sp.Expr], names: di
 def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: str,
                   joint: tuple[tuple[str, ...], ...] = ()) -> str:
     """Source text of a module with one function per entry of ``maps`` and one per ``joint``
-    tuple of map names (e.g. ``("nngp", "sg")`` gives ``nngp_sg(a, b, c)``)."""
+    tuple of map names (e.g. ``("nngp", "sg")`` gives ``nngp_sg(a, b, c)``); a name with the
+    suffix ``_swapped`` is that map with a and b exchanged (the pair (v, u) at (a, b, c))."""
     prepared = {k: careful(e.expr) for k, e in maps.items()}
+    prepared.update({k: careful(maps[k.removesuffix(SWAPPED)].swapped().expr)
+                     for keys in joint for k in keys if k.endswith(SWAPPED)})
     means: list[GaussianMean] = []
     for expr in prepared.values():
         for gm in _all_means(expr):

@@ -9,7 +9,7 @@ from kernelalg.symbolic.special import GaussianMean
 
 
 class KernelPrinter(SciPyPrinter):
-    """SciPy printer that knows Owen's T, erfcx, expm1, Det2 and the quadrature placeholders.
+    """SciPy printer that knows Owen's T, erfcx, expm1, angles, exp differences, Det2 and the quadrature placeholders.
 
     ``means`` maps each GaussianMean to the name of the generated helper that evaluates it.
     """
@@ -29,6 +29,12 @@ class KernelPrinter(SciPyPrinter):
 
     def _print_Erfcx(self, expr):
         return f"scipy.special.erfcx({self._print(expr.args[0])})"
+
+    def _print_Angle(self, expr):
+        return f"_angle({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_ExpSub(self, expr):
+        return f"_exp_sub({', '.join(self._print(arg) for arg in expr.args)})"
 
     def _print_Expm1(self, expr):
         return f"numpy.expm1({self._print(expr.args[0])})"

@@ -2,7 +2,18 @@
 
 * ``a*b - c**2`` -> ``Det2(a, b, c)``, evaluated with exact products (no cancellation
   near |rho| = 1);
-* ``asin(N / sqrt(D))`` -> ``atan(N / sqrt(D - N^2))`` (exact at the edge, never NaN);
+* ``asin(N / sqrt(D))`` -> ``atan(N / sqrt(D - N^2))`` (exact at the edge, never NaN), and
+  ``k asin(N / sqrt(D)) + k pi/2`` -> ``k Angle(sqrt(D - N^2), -N)`` (acos(-N/sqrt(D)), the
+  angle of the point (-N, sqrt(D - N^2)), without the cancellation of pi/2 + asin near -1);
+* ``sinh`` and ``cosh`` are written as exponentials and distributed over their exponential
+  factor (``exp(-(a+b)/2) sinh(c)`` overflows as a product at variances of 1e3), and a
+  difference ``k exp(X) - k exp(Y)`` is ``k ExpSub(X, Y, Y - X)``, i.e.
+  ``sign(Y - X) exp(max(X, Y)) expm1(-|Y - X|)``: no overflow, no cancellation, Y - X cancelled
+  symbolically;
+* a polynomial ``alpha + beta c^2`` beside a root of a quadratic K = P(a, b) - q c^2, with
+  alpha = lambda P, is ``lambda K + (beta + q lambda) c^2`` when both coefficients are
+  nonnegative: the cancellation between its c^2 and a, b terms near the edge then happens once,
+  inside K (GELU: ab(ab + a + b + 1) - ab c^2 + c^2 = ab K + c^2);
 * ``1 - erf(z)`` -> ``erfc(z)``, and ``exp(A) erfc(B)`` -> ``erfcx(B) exp(A - B^2)``, so
   steep surrogates and tiny conditional variances do not overflow to inf * 0;
 * numeric factors of products (2/pi, sqrt(2), ...) are folded into one float;
@@ -47,6 +58,18 @@ class Erfcx(sp.Function):
     nargs = 1
 
 
+class Angle(sp.Function):
+    """atan2(y, x) for y >= 0: evaluated by runtime._angle."""
+
+    nargs = 2
+
+
+class ExpSub(sp.Function):
+    """exp(x) - exp(y) given as (x, y, y - x): evaluated by runtime._exp_sub."""
+
+    nargs = 3
+
+
 def _det_terms(expr: sp.Expr) -> sp.Expr:
     """Rewrite k ab + p a + q b + r - k c^2 (plus other terms) for accuracy and speed.
 
@@ -78,6 +101,71 @@ def _asin(arg: sp.Expr) -> sp.Expr:
     num, den = sp.fraction(sp.together(arg))
     den_sq = sp.expand(sp.powdenest(den**2, force=True))
     return sp.atan(num / sp.sqrt(_det_terms(sp.expand(den_sq - num**2))))
+
+
+def _acos(expr: sp.Expr) -> sp.Expr:
+    """k asin(z) + k pi/2 -> k Angle(sqrt(D - N^2), -N) inside a sum, z = N/sqrt(D)."""
+    if not expr.is_Add:
+        return expr
+    for term in expr.args:
+        arcs = [f for f in sp.Mul.make_args(term) if isinstance(f, sp.asin)]
+        if len(arcs) != 1:
+            continue
+        k = term / arcs[0]
+        if k * sp.pi / 2 in expr.args:
+            num, den = sp.fraction(sp.together(arcs[0].args[0]))
+            den_sq = sp.expand(sp.powdenest(den**2, force=True))
+            angle = Angle(sp.sqrt(_det_terms(sp.expand(den_sq - num**2))), -num)
+            return expr - term - k * sp.pi / 2 + k * angle
+    return expr
+
+
+def _edge_base(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """The one quadratic K = P(a, b) - q c^2 under a half-integer power in expr, as (K, P, q)."""
+    found = set()
+    for power in expr.atoms(sp.Pow):
+        base = power.base
+        if not (power.exp.is_Rational and power.exp.q == 2 and base.is_polynomial(a, b, c) and base.has(c)):
+            continue
+        poly = sp.Poly(base, c)
+        q = -poly.coeff_monomial(c**2)
+        if poly.degree() == 2 and poly.coeff_monomial(c) == 0 and q.is_number and q > 0:
+            found.add((base, poly.coeff_monomial(1), q))
+    return found.pop() if len(found) == 1 else None
+
+
+def _in_edge_variable(expr: sp.Expr) -> sp.Expr:
+    """alpha(a, b) + beta(a, b) c^2 -> lambda K + mu c^2, mu = beta + q lambda, where alpha = lambda P
+    (K, P, q of _edge_base) and lambda, mu >= 0 for all a, b > 0: a sum of nonnegative terms."""
+    edge = _edge_base(expr)
+    if edge is None:
+        return expr
+    K, P, q = edge
+
+    def rewrite(total: sp.Expr) -> sp.Expr:
+        poly = sp.Add(*(t for t in total.args if t.is_polynomial(a, b, c)))
+        if poly == K or not poly.has(c) or sp.Poly(poly, c).monoms() != [(2,), (0,)]:
+            return total
+        in_c = sp.Poly(poly, c)
+        alpha, beta = in_c.coeff_monomial(1), in_c.coeff_monomial(c**2)
+        lam, rest = sp.div(alpha, P, a, b)
+        lam, mu = sp.factor(lam), sp.factor(beta + q * lam)
+        if rest != 0 or lam == 0 or not (lam.is_nonnegative and mu.is_nonnegative):
+            return total
+        return total - poly + lam * K + mu * c**2
+
+    return expr.replace(lambda e: e.is_Add and e.has(c**2), rewrite)
+
+
+def _exp_sub(expr: sp.Expr) -> sp.Expr:
+    """k exp(X) - k exp(Y) -> k ExpSub(X, Y, Y - X) inside a sum."""
+    terms = [t.as_independent(sp.exp, as_Add=False) for t in expr.args]
+    for i, (k1, e1) in enumerate(terms):
+        for k2, e2 in terms[i + 1:]:
+            if isinstance(e1, sp.exp) and isinstance(e2, sp.exp) and k1 == -k2:
+                x, y = e1.args[0], e2.args[0]
+                return expr - k1 * e1 - k2 * e2 + k1 * ExpSub(x, y, sp.factor(sp.cancel(y - x)))
+    return expr
 
 
 def _has_erf_term(expr: sp.Expr) -> bool:
@@ -146,8 +234,12 @@ def fold_constants(expr: sp.Expr) -> sp.Expr:
 
 def careful(expr: sp.Expr) -> sp.Expr:
     """The float64-careful form of a derived expression (same value in exact arithmetic)."""
+    expr = _in_edge_variable(expr)
+    expr = expr.replace(lambda e: e.is_Add and e.has(sp.asin), _acos)
     expr = expr.replace(lambda e: isinstance(e, sp.asin), lambda e: _asin(e.args[0]))
+    expr = expr.replace(lambda e: isinstance(e, (sp.sinh, sp.cosh)), lambda e: e.rewrite(sp.exp))
     expr = expr.replace(lambda e: e.is_Mul, _distribute_exp)
+    expr = expr.replace(lambda e: e.is_Add and e.has(sp.exp), _exp_sub)
     expr = expr.replace(_has_erf_term, _erf_to_erfc)
     expr = expr.replace(lambda e: e.is_Mul, _erfc_products)
     expr = expr.replace(lambda e: e.is_Add and e.has(sp.exp), _expm1)

@@ -43,6 +43,22 @@ def _exp_erfc(e, e_scaled, z):
                        numpy.exp(e) * scipy.special.erfc(numpy.minimum(z, 0.0)))
 
 
+def _angle(y, x):
+    """atan2(y, x) for y >= 0, as atan(y/x), plus pi where x is negative (or -0): numpy's
+    arctan2 costs about 1.7 arctans."""
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        angle = numpy.arctan(y / x)
+    if numpy.ndim(angle) == 0:
+        return angle + numpy.pi * numpy.signbit(x)
+    return numpy.add(angle, numpy.pi, out=angle, where=numpy.signbit(x))
+
+
+def _exp_sub(x, y, d):
+    """exp(x) - exp(y) with d = y - x: sign(d) exp(max(x, y)) expm1(-|d|), which neither
+    overflows where both exponentials do nor cancels where x and y are close."""
+    return numpy.sign(d) * numpy.exp(numpy.maximum(x, y)) * numpy.expm1(-numpy.abs(d))
+
+
 def _shaped(value, a, b, c):
     """value as a float array of the broadcast shape of a, b, c."""
     shape = numpy.broadcast_shapes(numpy.shape(a), numpy.shape(b), numpy.shape(c))

@@ -165,7 +165,7 @@ class Network(Serial):
 def _check_results(results: dict[str, np.ndarray], first_row: int) -> None:
     """NumericalError at a NaN, or at an infinite NNGP (the SG-NTK and naive NTK may diverge)."""
     for name, values in results.items():
-        check_finite(name, values, first_row, name != "nngp")
+        check_finite(name, values, (first_row, 0), name != "nngp")
 
 
 def _unit(out: np.ndarray) -> np.ndarray:

@@ -11,6 +11,14 @@ phi' on x and psi on y, so I(X, Y) is not I(Y, X)^T in general.  This is the rec
 ``Kernel`` and a layers network of this form on flat inputs: rows of X are processed in blocks
 (optionally on several threads; NumPy releases the GIL), the joint generated maps update work
 arrays in place, so the work arrays stay small and peak memory stays near the size of the outputs.
+Only the maps the requested outputs need are evaluated.
+
+K(X, X) is computed on its upper triangle only (each pair once) and mirrored in cache-sized tiles:
+S and T are symmetric, and so is I when every layer's sg is symmetric in (a, b); otherwise
+I(y, x) is carried along by a second SG recursion on the same S with the variances swapped (one
+joint generated function gives nngp, sg and the swapped sg).  A row band (:meth:`Chain.rows`)
+takes its entries left of the diagonal from the same upper-triangle computation, so blocked,
+threaded and distributed results agree bit for bit.
 
 Every variance S_l(x, x) must be positive and finite (a zero input row needs a bias); outputs
 that would not fit into the available memory are refused up front; a NaN, or an infinity other
@@ -24,10 +32,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property, partial
 from numbers import Integral
 
 import numpy as np
 
+from kernelalg.codegen.module import SWAPPED
 from kernelalg.errors import InputError, NumericalError
 from kernelalg.numeric.arrays import check_memory, first_bad
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid
@@ -35,6 +45,7 @@ from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid
 OUTPUTS = ("nngp", "sgntk", "ntk")
 _EXACT_DIM = 16  # input dimension up to which S1 is summed in a fixed order
 BLOCK_ELEMENTS = 1 << 17  # elements of one row block (rows x columns): fits in cache
+_TILE = 256  # side of the square tiles in which a symmetric result is mirrored
 
 
 @dataclass(frozen=True)
@@ -122,48 +133,105 @@ class Chain:
                 out.append(s)
         return out
 
+    @cached_property
+    def _sg_symmetric(self) -> bool:
+        """Whether every layer's sg is symmetric in (a, b) as written (psi = phi', or both even alike)."""
+        return all(step.maps.sg_symmetric for step in self.steps)
+
     def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...],
                    diagonal: tuple[np.ndarray, np.ndarray] | None = None,
-                   out: dict[str, np.ndarray] | None = None):
+                   out: dict[str, np.ndarray] | None = None, image: bool = False):
         """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances.
 
         ``diagonal`` indexes the block's entries S(x, x) (when X is Y): they are set to the
         variances exactly, so c^2 = ab holds there bit for bit and the maps take their edge values.
         ``out`` holds views of the output arrays that the last layer writes into directly.
+        ``image``: also return the SG-NTK of the swapped pairs, I(y, x) at the place of (x, y)
+        (sg with the variances swapped, on the same symmetric S); otherwise None.
+        Only the maps that ``want`` needs are evaluated.
         """
         out = out or {}
         if diagonal is not None:
             c[diagonal] = va[0][diagonal[0], 0]
-        s = sg_ntk = naive = c  # I1 = T1 = S1 (never modified in place)
+        s = sg_ntk = naive = swapped = c  # I1 = T1 = S1 (never modified in place)
+        with_sg = "sgntk" in want or image
         for layer, step in enumerate(self.steps):
-            w2, b2 = step.w2, step.b2
+            w2, b2, maps = step.w2, step.b2, step.maps
             a, b = va[layer], vb[layer]
             last = layer == len(self.steps) - 1
             # S is a covariance by construction; entries that rounding pushed past |c| = sqrt(ab)
             # are clipped inside evaluate_valid.
+            sg_t = None
             if "ntk" in want:
-                nngp, sg, ntk = step.maps.joint(("nngp", "sg", "ntk"), a, b, s)
+                nngp, sg, ntk = maps.joint(("nngp", "sg", "ntk"), a, b, s)
                 with np.errstate(invalid="ignore"):
                     ntk *= naive  # fresh arrays from the generated code: updated in place
                 naive = _scaled(ntk, w2)
+            elif image:
+                nngp, sg, sg_t = maps.joint(("nngp", "sg", "sg" + SWAPPED), a, b, s)
+            elif with_sg:
+                nngp, sg = maps.joint(("nngp", "sg"), a, b, s)
             else:
-                nngp, sg = step.maps.joint(("nngp", "sg"), a, b, s)
-            sg *= sg_ntk
-            sg_ntk = _scaled(sg, w2)
-            s = np.multiply(nngp, w2, out=out["nngp"] if last and "nngp" in out else nngp)
+                nngp = evaluate_valid(maps.nngp.function, maps.derived.nngp, a, b, s)
+            if with_sg:
+                sg *= sg_ntk
+                sg_ntk = _scaled(sg, w2)
+            if image:
+                if sg_t is None:  # the pairs (y, x)
+                    sg_t = evaluate_valid(maps.sg.function, maps.derived.sg, b, a, s)
+                sg_t *= swapped
+                swapped = _scaled(sg_t, w2)
+            target = out["nngp"] if last and "nngp" in out else nngp
+            s = np.multiply(nngp, w2, out=target) if w2 != 1 or target is not nngp else nngp
             if b2:
                 s += b2
             if diagonal is not None:
                 s[diagonal] = va[layer + 1][diagonal[0], 0]
-            sg_ntk = np.add(sg_ntk, s, out=out["sgntk"] if last and "sgntk" in out else sg_ntk)
+            if with_sg:
+                sg_ntk = np.add(sg_ntk, s, out=out["sgntk"] if last and "sgntk" in out else sg_ntk)
+            if image:
+                swapped = np.add(swapped, s, out=swapped)
             if "ntk" in want:
                 naive = np.add(naive, s, out=out["ntk"] if last and "ntk" in out else naive)
-        return s, sg_ntk, naive
+        return s, sg_ntk, naive, (swapped if image else None)
+
+    def _pairs(self, X: np.ndarray, va: list[np.ndarray], rows: slice, cols: slice, outputs: tuple[str, ...],
+               out: dict[str, np.ndarray] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """K(x_i, x_j) for i in rows, j in cols of X with itself: per output the values and the
+        values of the swapped pairs (x_j, x_i) at the same places (the same array unless the
+        SG-NTK is asymmetric), checked.  ``out``: views the last layer writes the values into."""
+        c = self._input_cov(X[rows], X[cols])
+        k = np.arange(max(rows.start, cols.start), min(rows.stop, cols.stop))
+        diagonal = (k - rows.start, k - cols.start) if k.size else None
+        image = "sgntk" in outputs and not self._sg_symmetric
+        s, sg_ntk, naive, swapped = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in va],
+                                                    outputs, diagonal, out, image)
+        values = {"nngp": (s, s), "sgntk": (sg_ntk, swapped if image else sg_ntk), "ntk": (naive, naive)}
+        for name in outputs:
+            value, swapped = values[name]
+            check_finite(name, value, (rows.start, cols.start), self._may_diverge(name))
+            if swapped is not value:
+                check_finite(name, swapped.T, (cols.start, rows.start), self._may_diverge(name))
+        return {name: values[name] for name in outputs}
+
+    def _upper(self, X: np.ndarray, va: list[np.ndarray], start: int, stop: int, outputs: tuple[str, ...],
+               out: dict[str, np.ndarray]) -> None:
+        """Rows start:stop of K(X, X) from column ``start`` on (``out``: the full output matrices);
+        for an asymmetric SG-NTK also the entries left of the diagonal these pairs determine (the
+        lower part of the diagonal square and, transposed, the columns start:stop below it).
+        Symmetric outputs are mirrored afterwards (_mirror)."""
+        rows, cols, width = slice(start, stop), slice(start, X.shape[0]), stop - start
+        values = self._pairs(X, va, rows, cols, outputs, {name: out[name][rows, cols] for name in outputs})
+        for name, (value, swapped) in values.items():
+            if swapped is not value:
+                lower = np.tril_indices(width, -1)
+                out[name][rows, start:stop][lower] = swapped[:, :width].T[lower]
+                out[name][stop:, rows] = swapped[:, width:].T
 
     def kernels(self, X: np.ndarray, Y: np.ndarray, outputs: tuple[str, ...] = OUTPUTS, workers: int = 2,
                 block_rows: int | None = None) -> KernelResult:
         """Kernels of the network output between the rows of X (N x d) and of Y (M x d; ``Y is X``
-        for the kernel of X with itself), validated (N, d) arrays."""
+        for the kernel of X with itself, computed on its upper triangle), validated (N, d) arrays."""
         if X.shape[1] != Y.shape[1]:
             raise InputError(f"X and Y must have the same number of columns, got {X.shape[1]} and {Y.shape[1]}")
         check_outputs(outputs)
@@ -174,47 +242,71 @@ class Chain:
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
         result = {name: np.empty((N, M)) for name in outputs}
-        side = block_rows or max(1, BLOCK_ELEMENTS // M)
+        if Y is X:  # upper triangle, in bands of about BLOCK_ELEMENTS entries
+            bounds, start = [], 0
+            while start < N:
+                stop = min(N, start + (block_rows or max(1, BLOCK_ELEMENTS // (N - start))))
+                bounds.append((start, stop))
+                start = stop
 
-        def block(start: int) -> None:
-            rows = slice(start, min(start + side, N))
-            self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs, start if Y is X else None,
-                       {name: value[rows] for name, value in result.items()})
+            def block(bound: tuple[int, int]) -> None:
+                self._upper(X, va, *bound, outputs, result)
 
-        run_blocks(block, range(0, N, side), workers)
+            symmetric = [name for name in outputs if name != "sgntk" or self._sg_symmetric]
+            finish = [partial(_mirror, result[name], start) for name in symmetric for start in range(0, N, _TILE)]
+        else:
+            side = block_rows or max(1, BLOCK_ELEMENTS // M)
+            bounds = [(start, min(start + side, N)) for start in range(0, N, side)]
+
+            def block(bound: tuple[int, int]) -> None:
+                rows = slice(*bound)
+                self._rows(X[rows], Y, [v[rows] for v in va], vb, outputs, rows.start,
+                           {name: value[rows] for name, value in result.items()})
+
+            finish = []
+        run_blocks(block, bounds, workers)
+        run_blocks(lambda task: task(), finish, workers)
         return KernelResult(**result)
 
     def rows(self, X_rows: np.ndarray, Y: np.ndarray, start: int | None = None,
              outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """Rows of K(X, Y) for a slice ``X_rows`` of X, in one block (no threads): the unit of work
-        of distributed computations.  ``start``: the slice's first row index when X is Y, so that
-        the diagonal entries are exact (c^2 = ab bit for bit), as in the dense computation."""
+        of distributed computations.  ``start``: the slice's first row index when X is Y; the
+        band then equals the same rows of the dense computation bit for bit (entries left of the
+        diagonal come from the upper-triangle pairs, the diagonal entries are exact)."""
         check_outputs(outputs)
         check_memory((X_rows.shape[0], Y.shape[0]), outputs)
-        result = {name: np.empty((X_rows.shape[0], Y.shape[0])) for name in outputs}
-        self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, start, result)
+        n = X_rows.shape[0]
+        result = {name: np.empty((n, Y.shape[0])) for name in outputs}
+        if start is None:
+            self._rows(X_rows, Y, self._variances(X_rows), self._variances(Y), outputs, 0, result)
+            return KernelResult(**result)
+        if not 0 <= start <= Y.shape[0] - n:
+            raise InputError(f"rows start={start} with {n} rows does not lie within Y's {Y.shape[0]} rows")
+        va, rows, lower = self._variances(Y), slice(start, start + n), np.tril_indices(n, -1)
+        for name, (value, swapped) in self._pairs(Y, va, rows, slice(start, Y.shape[0]), outputs).items():
+            result[name][:, start:] = value
+            result[name][:, rows][lower] = swapped[:, :n].T[lower]
+        if start:
+            for name, (_, swapped) in self._pairs(Y, va, slice(0, start), rows, outputs).items():
+                result[name][:, :start] = swapped.T
         return KernelResult(**result)
 
-    def _rows(self, X_rows, Y, va, vb, outputs, start, out) -> None:
-        """Kernel rows of X_rows against Y written into ``out``; diagonal entries exact when
-        X_rows = Y[start:start + len(X_rows)]."""
+    def _rows(self, X_rows, Y, va, vb, outputs, first_row: int, out) -> None:
+        """Kernel rows of X_rows (from row ``first_row`` of X) against a different Y, written into ``out``."""
         c = self._input_cov(X_rows, Y)
-        diagonal = None
-        if start is not None:
-            k = np.arange(start, min(start + X_rows.shape[0], Y.shape[0]))
-            diagonal = (k - start, k)
-        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, diagonal, out)
+        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, out=out)
         for name, values in out.items():
-            check_finite(name, values, start or 0, self._may_diverge(name))
+            check_finite(name, values, (first_row, 0), self._may_diverge(name))
 
     def diagonal(self, X: np.ndarray, outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:
         """K(x_i, x_i) for each row of X, without forming the N x N matrices."""
         check_outputs(outputs)
         va = self._variances(X)
-        s, sg_ntk, naive = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
+        s, sg_ntk, naive, _ = self._recursion(va[0].copy(), va, va, tuple(outputs) + ("sgntk",))
         values = {name: value for name, value in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive)) if name in outputs}
         for name, value in values.items():
-            check_finite(name, value[:, None], 0, self._may_diverge(name))
+            check_finite(name, value[:, None], (0, 0), self._may_diverge(name))
         return KernelResult(**values)
 
     def _may_diverge(self, name: str) -> bool:
@@ -224,15 +316,27 @@ class Chain:
                                       for step in self.steps)
 
 
-def check_finite(name: str, values: np.ndarray, first_row: int, may_diverge: bool) -> None:
-    """NumericalError at a NaN, or at an infinity unless the output may diverge; ``values`` has
-    the input pair (row, column) on its first two axes."""
+def check_finite(name: str, values: np.ndarray, origin: tuple[int, int], may_diverge: bool) -> None:
+    """NumericalError at a NaN, or at an infinity unless the output may diverge; ``values`` is a
+    block of the kernel with the input pair (row, column) on its first two axes, its first entry
+    at the pair ``origin``."""
     index = first_bad(values, may_diverge)
     if index is not None:
         i, j = index[:2]
-        raise NumericalError(f"the {name} kernel came out {values[index]} at ({first_row + i}, {j}): the covariances "
-                             "left the range where the layer maps can be evaluated in float64 (check the input "
-                             "norms and sigma_w, sigma_b)")
+        raise NumericalError(f"the {name} kernel came out {values[index]} at ({origin[0] + i}, {origin[1] + j}): the "
+                             "covariances left the range where the layer maps can be evaluated in float64 (check "
+                             "the input norms and sigma_w, sigma_b)")
+
+
+def _mirror(matrix: np.ndarray, start: int) -> None:
+    """Copy the upper triangle of the columns start:start + _TILE of a square matrix to its lower
+    triangle, in square tiles (a cache-friendly transpose)."""
+    stop = min(start + _TILE, matrix.shape[0])
+    lower = np.tril_indices(stop - start, -1)
+    square = matrix[start:stop, start:stop]
+    square[lower] = square.T[lower]
+    for row in range(stop, matrix.shape[0], _TILE):
+        matrix[row:row + _TILE, start:stop] = matrix[start:stop, row:row + _TILE].T
 
 
 def _scaled(values: np.ndarray, factor: float) -> np.ndarray:

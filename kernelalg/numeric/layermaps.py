@@ -7,12 +7,12 @@ both cached on disk) evaluating a map costs only the generated NumPy code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from types import FunctionType, ModuleType
 
 import numpy as np
 
-from kernelalg.codegen.module import load, module_source
+from kernelalg.codegen.module import SWAPPED, load, module_source
 from kernelalg.errors import CovarianceError, NumericalError
 from kernelalg.numeric import widerange
 from kernelalg.numeric.arrays import first_bad, real_array
@@ -27,8 +27,9 @@ TITLES = {
     "ntk": "E[phi'(u) phi'(v)]: the derivative map of the naive NTK",
     "surrogate": "E[psi(u) psi(v)]: the surrogate derivative map",
 }
-#: Maps evaluated together by the kernel recursion, generated as joint functions.
-JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"))
+#: Maps evaluated together by the kernel recursion, generated as joint functions; sg_swapped
+#: is sg with a and b exchanged (the SG-NTK of the swapped pairs, when sg is asymmetric).
+JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"), ("nngp", "sg", "sg" + SWAPPED))
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
@@ -163,6 +164,11 @@ class CompiledMaps:
         for name in MAP_NAMES:
             setattr(self, name, CompiledExpectation(getattr(derived, name), getattr(module, name)))
 
+    @cached_property
+    def sg_symmetric(self) -> bool:
+        """sg(a, b, c) = sg(b, a, c) as written (psi = phi', or both even in the same way)."""
+        return self.derived.sg.swapped().expr == self.derived.sg.expr
+
     def error_estimate(self, name: str) -> float | None:
         """Estimated relative error of a map evaluated by quadrature (None for closed forms)."""
         if getattr(self.derived, name).closed_form:
@@ -172,7 +178,9 @@ class CompiledMaps:
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
         function = getattr(self.module, "_".join(names))
-        values = evaluate_valid(function, tuple(getattr(self.derived, n) for n in names), a, b, c)
+        derived = tuple(getattr(self.derived, n.removesuffix(SWAPPED)) for n in names)
+        derived = tuple(d.swapped() if n.endswith(SWAPPED) else d for n, d in zip(names, derived))
+        values = evaluate_valid(function, derived, a, b, c)
         # maps with equal formulas come back as one shared array: callers update them in place
         return tuple(v.copy() if any(v is u for u in values[:i]) else v for i, v in enumerate(values))
 

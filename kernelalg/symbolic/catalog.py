@@ -104,6 +104,12 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("leaky_relu", ACTIVATION, "Max(x, alpha*x)", (("alpha", 0.01),), note="0 <= alpha < 1",
           ranges=(("alpha", Range(0.0, 1.0, low_closed=True)),)),
     Entry("identity", ACTIVATION, "x", aliases=("linear",)),
+    Entry("gelu", ACTIVATION, "x*(1 + erf(x/sqrt(2)))/2", note="x Phi(x), Phi the standard normal CDF"),
+    Entry("sin", ACTIVATION, "sin(k*x)", (("k", 1),), note="k: frequency"),
+    Entry("cos", ACTIVATION, "cos(k*x)", (("k", 1),), note="k: frequency"),
+    Entry("rbf", ACTIVATION, "sqrt(2)*sin(sqrt(2*gamma)*x + pi/4)", (("gamma", 1),),
+          note="random Fourier features of the RBF kernel exp(-gamma |x - y|^2) (neural-tangents' "
+               "stax.Rbf(gamma)); gamma = 1/2 is sqrt(2) sin(x + pi/4)", ranges=(("gamma", POSITIVE),)),
     Entry("gaussian", SURROGATE, "amp*" + GAUSS.format(m="mu", s="sigma"),
           (("sigma", 1), ("amp", 1), ("mu", 0)), ("erf_surrogate",), "F5", (("sigma", POSITIVE),)),
     Entry("superspike", SURROGATE, "amp/(1 + k*Abs(x))**2", (("k", 25), ("amp", 1)),

@@ -12,7 +12,6 @@ SymPy integration was cut short by its time limit have a route step starting wit
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 
 import sympy as sp
@@ -23,16 +22,11 @@ from kernelalg.symbolic.catalog import resolve
 from kernelalg.symbolic.expectation.engine import expect
 from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.functions import Function, x
-from kernelalg.symbolic.piecewise import (
-    Distribution,
-    check_integrable,
-    decompose,
-    derivative,
-)
-from kernelalg.symbolic.special import NAMESPACE, GaussianMean
+from kernelalg.symbolic.piecewise import Distribution, check_integrable, decompose, derivative
+from kernelalg.symbolic.special import NAMESPACE
+from kernelalg.symbolic.tidy import tidy
 
 MAP_NAMES = ("nngp", "sg", "ntk", "surrogate")
-_SIMPLIFY_MAX_OPS = 400
 LIMIT_NOTE = "time limit"  # the first words of the route step of a result cut short
 
 
@@ -49,29 +43,6 @@ class LayerMaps:
 
     def items(self) -> tuple[tuple[str, Expectation], ...]:
         return tuple((name, getattr(self, name)) for name in MAP_NAMES)
-
-
-def _agree(e1: sp.Expr, e2: sp.Expr) -> bool:
-    """Numerical identity check of two expressions at random valid covariances."""
-    rng = random.Random(0)
-    for _ in range(4):
-        av, bv = rng.uniform(0.2, 3), rng.uniform(0.2, 3)
-        cv = rng.uniform(-0.95, 0.95) * (av * bv) ** 0.5
-        point = {a: sp.Float(av, 30), b: sp.Float(bv, 30), c: sp.Float(cv, 30)}
-        v1, v2 = complex(e1.subs(point).evalf(30)), complex(e2.subs(point).evalf(30))
-        if abs(v1 - v2) > 1e-20 * (1 + abs(v1)) or abs(v1.imag) > 1e-25:
-            return False
-    return True
-
-
-def tidy(expr: sp.Expr) -> sp.Expr:
-    """A simpler equal form: roots combined under the (valid) positivity of a, b and ab - c^2,
-    then SymPy's simplify; kept only if it agrees numerically with the input."""
-    if expr.has(GaussianMean) or sp.count_ops(expr) > _SIMPLIFY_MAX_OPS:
-        return expr
-    candidate = sp.simplify(sp.powsimp(sp.powdenest(expr, force=True), force=True))
-    candidate = sp.factor_terms(candidate.replace(sp.exp, lambda arg: sp.exp(sp.factor(sp.cancel(arg)))))
-    return candidate if _agree(candidate, expr) else expr
 
 
 # --- data exchanged with the derivation worker and stored in the cache (srepr text, JSON) ---

@@ -214,13 +214,25 @@ def derivative(dist: Distribution) -> Distribution:
     return Distribution(_merge(pieces), _collect(jumps))
 
 
+#: Functions rewritten as sums of exponentials by gauss_terms: sin(z) = (e^(iz) - e^(-iz))/(2i), ...
+EXPONENTIAL = (sp.sin, sp.cos, sp.sinh, sp.cosh)
+
+
+def as_exponentials(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with sin, cos, sinh and cosh written as sums of (complex) exponentials."""
+    return expr.replace(lambda e: isinstance(e, EXPONENTIAL), lambda e: e.rewrite(sp.exp))
+
+
 def gauss_terms(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Poly]] | None:
     """Write ``expr`` as ``sum_i p_i(x) exp(q_i(x))`` with polynomials p_i and deg q_i <= 2.
 
-    Returns ``[(p_i, q_i)]`` or None when ``expr`` is not of that form.
+    Trigonometric and hyperbolic functions are first written as exponentials, so p_i and the
+    linear and constant parts of q_i may be complex; the x^2 coefficient must be real and
+    negative.  Returns ``[(p_i, q_i)]`` or None when ``expr`` is not of that form.
     """
     terms = []
-    for term in sp.Add.make_args(sp.expand(sp.powsimp(expr), power_base=False, log=False)):
+    expanded = sp.expand(sp.powsimp(as_exponentials(expr)), power_base=False, log=False)
+    for term in sp.Add.make_args(expanded):
         exponent, rest = sp.S.Zero, sp.S.One
         for factor in sp.Mul.make_args(term):
             if isinstance(factor, sp.exp):
@@ -232,7 +244,7 @@ def gauss_terms(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Poly]] | None:
         if not (rest.is_polynomial(x) and exponent.is_polynomial(x)):
             return None
         q = sp.Poly(sp.expand(exponent), x)
-        if q.degree() > 2 or (q.degree() == 2 and not q.LC() < 0):
+        if q.degree() > 2 or (q.degree() == 2 and not q.LC().is_extended_negative):
             return None
         terms.append((sp.expand(rest), q))
     return terms

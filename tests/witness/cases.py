@@ -20,6 +20,7 @@ class Case:
     refs: tuple  # (f, g) of E[f(u) g(v)]
     closed: bool  # the engine must reach a closed form
     smooth: bool = False  # a 2-D quadrature in the witness (slow): checked on the small grid
+    oscillatory: bool = False  # trigonometric: the small grid at moderate variances (see grid)
 
 
 def _pair(phi_refs, psi_ref, map_name):
@@ -27,8 +28,9 @@ def _pair(phi_refs, psi_ref, map_name):
     return {"nngp": (phi, phi), "sg": (dphi, psi_ref), "ntk": (dphi, dphi), "surrogate": (psi_ref, psi_ref)}[map_name]
 
 
-def _case(name, phi, phi_refs, map_name, psi=None, psi_ref=None, closed=True, smooth=False):
-    return Case(name, phi, psi, map_name, _pair(phi_refs, psi_ref, map_name), closed, smooth)
+def _case(name, phi, phi_refs, map_name, psi=None, psi_ref=None, closed=True, smooth=False, oscillatory=False):
+    return Case(name, phi, psi, map_name, _pair(phi_refs, psi_ref, map_name), closed, smooth or oscillatory,
+                oscillatory)
 
 
 JUMPS = {  # spec -> witness refs; catalog names and plain expressions
@@ -82,16 +84,28 @@ CASES: tuple[Case, ...] = (
     _case("nngp tanh", "tanh", F.tanh(1.0), "nngp", closed=False, smooth=True),
     _case("ntk tanh", "tanh", F.tanh(1.0), "ntk", closed=False, smooth=True),
     _case("sg erf / atan", "erf", F.erf(1.0), "sg", "atan", F.atan(2.0), closed=False, smooth=True),
+    # closed forms through complex exponentials and Stein's lemma; the other new closed forms
+    # (cos' map, rbf, sin(2x + 1) with a surrogate, GELU) are checked live against a
+    # Gauss-Hermite product rule (tests/test_closed_forms.py): their 2-D witness is slow
+    _case("nngp sin", "sin", F.sin(), "nngp", oscillatory=True),
+    _case("ntk sin", "sin", F.sin(), "ntk", oscillatory=True),
+    _case("nngp cos", "cos", F.cos(), "nngp", oscillatory=True),
+    _case("sg step(t=0.5) / gelu'", "step(t=0.5)", F.step(0.5), "sg",
+          "(1 + erf(x/sqrt(2)))/2 + x*exp(-x**2/2)/sqrt(2*pi)", F.gelu()[1]),
 )
 
 VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4), (2.0, 0.5))
+#: Trigonometric maps: at variance 1e4 the witness would integrate ~450 periods to a value of
+#: exp(-3000) (a cancellation of 3000 digits); the large variances are checked against the
+#: published closed forms evaluated by mpmath instead (tests/test_closed_forms.py).
+OSCILLATORY_VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (2.0, 0.5), (9.0, 9.0))
 RHOS = (0.0, 0.3, -0.7, 0.99, 1 - 1e-9, -(1 - 1e-9))
 
 
-def grid(small: bool) -> list[tuple[float, float, float]]:
+def grid(case: Case) -> list[tuple[float, float, float]]:
     """Covariances (a, b, c): variances 1e-4..1e4 and |rho| up to 1 - 1e-9."""
-    variances = VARIANCES[::2] if small else VARIANCES
-    rhos = (0.3, -0.7, 1 - 1e-9, -(1 - 1e-9)) if small else RHOS
+    variances = OSCILLATORY_VARIANCES if case.oscillatory else VARIANCES[::2] if case.smooth else VARIANCES
+    rhos = (0.3, -0.7, 1 - 1e-9, -(1 - 1e-9)) if case.smooth else RHOS
     return [(a, b, rho * (a * b) ** 0.5) for a, b in variances for rho in rhos]
 
 

@@ -40,6 +40,28 @@ def identity():
     return Ref(lambda x: x), Ref(lambda x: 1)
 
 
+def sin(k=1.0, p=0.0):
+    k, p = mp.mpf(k), mp.mpf(p)
+    return Ref(lambda x: mp.sin(k * x + p)), Ref(lambda x: k * mp.cos(k * x + p))
+
+
+def cos(k=1.0):
+    k = mp.mpf(k)
+    return Ref(lambda x: mp.cos(k * x)), Ref(lambda x: -k * mp.sin(k * x))
+
+
+def rbf(gamma=1.0):
+    """sqrt(2) sin(sqrt(2 gamma) x + pi/4) (neural-tangents' Rbf layer)."""
+    w = mp.sqrt(2 * mp.mpf(gamma))
+    return (Ref(lambda x: mp.sqrt(2) * mp.sin(w * x + mp.pi / 4)),
+            Ref(lambda x: mp.sqrt(2) * w * mp.cos(w * x + mp.pi / 4)))
+
+
+def gelu():
+    """x Phi(x) and its derivative Phi(x) + x phi(x)."""
+    return Ref(lambda x: x * mp.ncdf(x)), Ref(lambda x: mp.ncdf(x) + x * mp.npdf(x))
+
+
 # surrogates
 def gaussian(sigma=1.0, amp=1.0, mu=0.0):
     return Ref(lambda x: amp * npdf(x, mu, mp.mpf(sigma)), scales=((mu, sigma),))

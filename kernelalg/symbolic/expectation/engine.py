@@ -5,7 +5,8 @@ Routes, tried in this order (docs/derivation.md section 3):
 1. **Delta conditioning.** ``E[delta(u - t) g(v)] = N(t; 0, a) E[g(v) | u = t]`` with
    ``v | u = t ~ N(c t / a, (ab - c^2)/a)``; two deltas give the bivariate density.
 2. **Constants** factor out: ``E[k g(v)] = k E[g(v)]``.
-3. **Gaussian integral** when both are ``poly * exp(quadratic)`` on the whole line.
+3. **Gaussian integral** when both are ``poly * exp(quadratic)`` on the whole line (sin, cos as
+   complex exponentials ``exp(+-i k x)``; the result is the real part).
 4. **Price's theorem** ``E[f g](c) = E[f] E[g] + int_0^c E[f' g'](tau) dtau`` with the
    distributional derivatives, recursively; for two steps the integral of the bivariate
    density is the orthant probability (Owen's T) unless both thresholds are 0.
@@ -20,9 +21,11 @@ from dataclasses import dataclass
 import sympy as sp
 
 from kernelalg.errors import DerivationError
+from kernelalg.symbolic.expectation.algebraic import algebraic_integral
 from kernelalg.symbolic.expectation.gaussian2d import gaussian_product
 from kernelalg.symbolic.expectation.orthant import orthant_increment
-from kernelalg.symbolic.expectation.univariate import gaussian_mean, normal_pdf
+from kernelalg.symbolic.expectation.real import is_complex
+from kernelalg.symbolic.expectation.univariate import COMPLEX_STEP, gaussian_mean, mean_steps, normal_pdf
 from kernelalg.symbolic.functions import x
 from kernelalg.symbolic.piecewise import Distribution, derivative, gauss_terms
 from kernelalg.symbolic.special import GaussianMean, OwenT
@@ -47,6 +50,12 @@ class Outcome:
         return not self.expr.has(GaussianMean)
 
 
+def _mean_steps(*dists: Distribution, mu: sp.Expr | None = None) -> tuple[str, ...]:
+    """The 1-D mean routes (erf terms, complex exponentials) that means of ``dists`` centred at
+    ``mu`` (None: not known to be 0) take."""
+    return tuple(dict.fromkeys(step for dist in dists for step in mean_steps(dist, mu)))
+
+
 def _sum(outcomes: list[Outcome]) -> Outcome:
     route: list[str] = []
     for o in outcomes:
@@ -56,9 +65,13 @@ def _sum(outcomes: list[Outcome]) -> Outcome:
 
 
 def _integrate(expr: sp.Expr, var: sp.Symbol, lo: sp.Expr, hi: sp.Expr) -> sp.Expr | None:
-    """Definite integral by SymPy, or None if it stays unevaluated or takes longer than
-    INTEGRATE_SECONDS (run in a forked child, :mod:`kernelalg.symbolic.timelimit`, which records
-    the limit for the caller)."""
+    """Definite integral: polynomials times half-integer powers of one quadratic by reduction
+    formulas (:mod:`algebraic`), anything else by SymPy; None if it stays unevaluated or takes
+    longer than INTEGRATE_SECONDS (SymPy runs in a forked child,
+    :mod:`kernelalg.symbolic.timelimit`, which records the limit for the caller)."""
+    value = algebraic_integral(expr, var, lo, hi)
+    if value is not None:
+        return value
     try:
         value = limited(_integrate_now, (expr, var, lo, hi), INTEGRATE_SECONDS)
     except (TimeLimitExceeded, NotImplementedError, ValueError, TypeError):
@@ -109,7 +122,7 @@ def _condition(deltas, g: Distribution, a, b, c, on: str) -> Outcome:
     expr = sum((w * normal_pdf(t, 0, a) * mean_or_placeholder(g, c * t / a, var) for t, w in deltas), sp.S.Zero)
     step = (f"delta conditioning on {on}: E[delta({on} - t) g] = N(t; 0, var_{on}) E[g | {on} = t], "
             "a 1-D Gaussian mean")
-    return Outcome(expr, (step,))
+    return Outcome(expr, (step, *_mean_steps(g)))
 
 
 def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | None:
@@ -121,8 +134,9 @@ def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | N
     except DerivationError:
         return None
     step = "Price's theorem: E[f g](c) = E[f] E[g] + int_0^c E[f' g'](tau) dtau"
+    means = _mean_steps(f, g, mu=sp.S.Zero)
     if df.is_zero() or dg.is_zero():
-        return Outcome(mean_f * mean_g, (step,))
+        return Outcome(mean_f * mean_g, (step, *means))
     if f.is_step_function() and g.is_step_function():
         nonzero = [(t, w, s, v) for t, w in df.deltas for s, v in dg.deltas if t != 0 or s != 0]
         at_zero = [(w, v) for t, w in df.deltas for s, v in dg.deltas if t == 0 and s == 0]
@@ -145,7 +159,7 @@ def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | N
     integral = _integrate(inner.expr, tau, 0, c)
     if integral is None:
         return None
-    return Outcome(mean_f * mean_g + integral, (step, *inner.route, "integrated in c"))
+    return Outcome(mean_f * mean_g + integral, (step, *means, *inner.route, "integrated in c"))
 
 
 def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
@@ -157,11 +171,11 @@ def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
     inner_g = conditional_mean(g, c * y / a, var_v)
     if inner_g is not None:
         expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner_g))
-        return Outcome(expr, ("no closed form: reduced 1-D integral E[f(u) E[g(v) | u]]",))
+        return Outcome(expr, ("no closed form: reduced 1-D integral E[f(u) E[g(v) | u]]", *_mean_steps(g)))
     inner_f = conditional_mean(f, c * y / b, var_u)
     if inner_f is not None:
         expr = GaussianMean(0, b, sp.Lambda(y, g.as_expr().subs(x, y) * inner_f))
-        return Outcome(expr, ("no closed form: reduced 1-D integral E[g(v) E[f(u) | v]]",))
+        return Outcome(expr, ("no closed form: reduced 1-D integral E[g(v) E[f(u) | v]]", *_mean_steps(f)))
     inner = GaussianMean(c * y / a, var_v, sp.Lambda(x, g.as_expr()))
     expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner))
     return Outcome(expr, ("no closed form: 2-D integral as nested 1-D Gaussian means",))
@@ -170,12 +184,14 @@ def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
 def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | None:
     for const, other, var in ((f.constant(), g, b), (g.constant(), f, a)):
         if const is not None:
-            return Outcome(const * mean_or_placeholder(other, 0, var), ("constant factor: k E[g]",))
+            steps = ("constant factor: k E[g]", *_mean_steps(other, mu=sp.S.Zero))
+            return Outcome(const * mean_or_placeholder(other, 0, var), steps)
     if len(f.pieces) == 1 and len(g.pieces) == 1:
         f_terms, g_terms = gauss_terms(f.pieces[0].expr), gauss_terms(g.pieces[0].expr)
         if f_terms is not None and g_terms is not None:
-            return Outcome(gaussian_product(f_terms, g_terms, a, b, c),
-                           ("Gaussian integral over the plane (polynomial x exp(quadratic))",))
+            step = "Gaussian integral over the plane (polynomial x exp(quadratic))"
+            complex_step = (COMPLEX_STEP,) if is_complex(f_terms) or is_complex(g_terms) else ()
+            return Outcome(gaussian_product(f_terms, g_terms, a, b, c), (step, *complex_step))
     if depth < MAX_PRICE_DEPTH:
         return _price(f, g, a, b, c, depth)
     return None

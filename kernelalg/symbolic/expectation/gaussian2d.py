@@ -7,13 +7,16 @@ C = K^-1 Lambda and mean m = C (beta_1, beta_2), and
     E[...] = exp(gamma_1 + gamma_2 + h^T C h / 2) / sqrt(det K) * E_N(m, C)[p(u) r(v)].
 
 No inverse of Lambda appears, so the result stays finite on the diagonal c^2 = ab.
-Polynomial moments come from derivatives of the moment generating function.
+Polynomial moments come from derivatives of the moment generating function.  The linear
+coefficients beta_i and the p, r may be complex (sin and cos as exp(+-i k z)): the formula
+holds by analytic continuation, and the result is its real part.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
+from kernelalg.symbolic.expectation.real import real_value
 from kernelalg.symbolic.functions import x
 
 
@@ -46,4 +49,4 @@ def gaussian_product(f_terms, g_terms, a: sp.Expr, b: sp.Expr, c: sp.Expr) -> sp
             m = C * h
             quad = sp.cancel((h.T * C * h)[0] / 2)
             total += sp.exp(ga1 + ga2 + quad) / sp.sqrt(detK) * _poly_moment(p, r, m, C)
-    return total
+    return real_value(total)

@@ -42,6 +42,10 @@ class Expectation:
     def closed_form(self) -> bool:
         return self.status in (CLOSED, SPECIAL)
 
+    def swapped(self) -> Expectation:
+        """The same expectation with the variances a and b exchanged: E[f(v) g(u)]."""
+        return Expectation(self.expr.xreplace({a: b, b: a}), self.route, self.diverges)
+
     @property
     def latex(self) -> str:
         return sp.latex(self.expr)
