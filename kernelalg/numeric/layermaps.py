@@ -12,8 +12,10 @@ from types import ModuleType
 
 import numpy as np
 
-from kernelalg.codegen.module import load, module_source
+from kernelalg.codegen.module import cached_source, load, module_key
 from kernelalg.errors import CovarianceError
+from kernelalg.numeric.compiled import module_text
+from kernelalg.numeric.compiled.fast import accelerate
 from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
@@ -94,30 +96,6 @@ def evaluate_valid(function, diverges, a: np.ndarray, b: np.ndarray, c: np.ndarr
     return outs[0] if single else tuple(outs)
 
 
-ESTIMATE_VARIANCES = (1e-2, 1.0, 1e2)
-ESTIMATE_RHOS = (-0.999, -0.5, 0.0, 0.5, 0.9, 0.999)
-
-
-def quadrature_error(module: ModuleType, function) -> float:
-    """A-posteriori error estimate of a generated quadrature map: the largest relative change
-    when the rule is refined (12 instead of 8 nodes per panel, grading down to 2**-28 Z), over a
-    grid of covariances (variances 1e-2..1e2, |rho| <= 0.999); entries that vanish (e.g. by
-    symmetry at rho = 0) are measured against 1e-3 of the largest value."""
-    grid = np.array([(va, vb, r * np.sqrt(va * vb)) for va in ESTIMATE_VARIANCES for vb in ESTIMATE_VARIANCES
-                     for r in ESTIMATE_RHOS])
-    a, b, c = grid.T
-    coarse = np.asarray(function(a, b, c), dtype=float)
-    saved = module._GL_NODES, module._GL_WEIGHTS, module._GRADING
-    try:
-        module._GL_NODES, module._GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
-        module._GRADING = np.exp2(-np.arange(0.0, 29.0))
-        fine = np.asarray(function(a, b, c), dtype=float)
-    finally:
-        module._GL_NODES, module._GL_WEIGHTS, module._GRADING = saved
-    scale = np.maximum(np.abs(fine), 1e-3 * np.abs(fine).max() + 1e-300)  # values that vanish by symmetry
-    return float(np.max(np.abs(coarse - fine) / scale))
-
-
 class CompiledMaps:
     """The four layer maps of a pair as validated vectorised functions of (a, b, c)."""
 
@@ -127,11 +105,13 @@ class CompiledMaps:
         for name in MAP_NAMES:
             setattr(self, name, CompiledExpectation(getattr(derived, name), getattr(module, name)))
 
-    def error_estimate(self, name: str) -> float | None:
-        """Estimated relative error of a map evaluated by quadrature (None for closed forms)."""
-        if getattr(self.derived, name).closed_form:
-            return None
-        return quadrature_error(self.module, getattr(self.module, name))
+    def status(self, name: str) -> str:
+        """The map's status with how it is evaluated and its measured error bound."""
+        return self.module.STATUS[name]
+
+    def error_bound(self, name: str) -> float | None:
+        """Measured max. relative error of a map without a closed form (None for closed forms)."""
+        return self.module.ERROR_BOUNDS[name]
 
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
@@ -158,16 +138,25 @@ def _header(derived: LayerMaps) -> str:
     return f"Layer maps of phi = {derived.phi.expr} with surrogate psi = {derived.psi.expr}."
 
 
+def _load(maps: dict[str, Expectation], titles: dict[str, str], header: str,
+          joint: tuple[tuple[str, ...], ...] = ()) -> ModuleType:
+    """The generated module (tables and bounds compiled on first use, then cached)."""
+    return accelerate(load(module_key(maps, header, joint), lambda: module_text(maps, titles, header, joint)))
+
+
 def generate_source(phi: str | Function, psi: str | Function | None = None) -> str:
-    """Source text of the self-contained NumPy module of the pair's four layer maps."""
+    """Source text of the self-contained NumPy module of the pair's four layer maps (the cached
+    module the library itself loads)."""
     derived = derive(phi, psi)
-    return module_source(dict(derived.items()), TITLES, _header(derived), JOINT)
+    maps, header = dict(derived.items()), _header(derived)
+    _load(maps, TITLES, header, JOINT)
+    return cached_source(module_key(maps, header, JOINT))
 
 
 @lru_cache(maxsize=64)
 def _compiled(phi: str | Function, psi: str | Function | None) -> CompiledMaps:
     derived = derive(phi, psi)
-    return CompiledMaps(derived, load(dict(derived.items()), TITLES, _header(derived), JOINT))
+    return CompiledMaps(derived, _load(dict(derived.items()), TITLES, _header(derived), JOINT))
 
 
 def layer_maps(phi: str | Function, psi: str | Function | None = None) -> CompiledMaps:
@@ -179,5 +168,5 @@ def layer_maps(phi: str | Function, psi: str | Function | None = None) -> Compil
 def expectation(f: str | Function, g: str | Function) -> CompiledExpectation:
     """E[f(u) g(v)] as a validated vectorised function of (a, b, c)."""
     result = derive_expectation(f, g)
-    module = load({"expectation": result}, {"expectation": "E[f(u) g(v)]"}, f"E[f(u) g(v)] for f = {f}, g = {g}.")
+    module = _load({"expectation": result}, {"expectation": "E[f(u) g(v)]"}, f"E[f(u) g(v)] for f = {f}, g = {g}.")
     return CompiledExpectation(result, module.expectation)

@@ -21,7 +21,7 @@ from kernelalg.symbolic.piecewise import Distribution, check_integrable, decompo
 from kernelalg.symbolic.special import NAMESPACE, GaussianMean
 
 MAP_NAMES = ("nngp", "sg", "ntk", "surrogate")
-ENGINE_REVISION = "engine-2"
+ENGINE_REVISION = "engine-3"
 _SIMPLIFY_MAX_OPS = 400
 
 

@@ -1,0 +1,138 @@
+"""Compiled evaluation of the Gaussian means that have no closed form, with measured bounds.
+
+A mean E[g(sqrt(V) z)] of a function of one variable (what delta conditioning leaves of the
+mixed map of a jump activation: a closed prefactor times this mean at the conditional variance
+V = (ab - c^2)/a) is compiled once into a table over the whole range V >= 0
+(:mod:`kernelalg.numeric.compiled.table1`); other means keep the generated graded
+Gauss-Legendre rule.  Every map without a closed form gets an error bound, measured when its
+module is generated and cached with it:
+
+* tabulated maps: the largest relative error of the generated function against the
+  independent mpmath reference (:mod:`kernelalg.numeric.compiled.reference`) on a grid of
+  covariances (variances 1e-4..1e4, also unequal, |rho| up to 1 - 1e-9), and of the tables
+  against the rule and of the rule against a refined rule;
+* maps evaluated by the rule (reduced integrals whose mean depends on the covariance, nested
+  means): the largest relative change of the generated function when its rule is refined
+  (twice the panels), on the same grid; their mpmath reference (1-D with integrands of several
+  error functions, or 2-D) costs seconds to minutes per point, too much for every derivation.
+
+Relative errors are counted against 1e-6 of the largest magnitude at the same variances where a
+map nearly vanishes (there float64 quadrature can only be accurate absolutely).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from kernelalg.codegen.module import _top_means, module_source
+from kernelalg.codegen.rewrite import careful
+from kernelalg.numeric.compiled import reference, table1
+from kernelalg.symbolic.expectation.result import Expectation, a, b, c
+from kernelalg.symbolic.special import GaussianMean
+
+#: Certification grid: variances 1e-4..1e4 (also unequal) and correlations up to 1 - 1e-9.
+VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4), (1e4, 1e-4), (2.0, 0.5), (0.01, 7.0))
+RHOS = (0.0, 0.3, -0.7, 0.95, 1 - 1e-9, -(1 - 1e-9))
+FLOOR = 1e-6
+TARGET = 1e-10  # the accuracy every compiled map should reach; a map that misses it says so
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A map's measured max. relative error and how it was measured."""
+
+    value: float
+    method: str  # "vs mpmath" or "rule refinement"
+
+    def text(self) -> str:
+        missed = f"; above the {TARGET:.0e} target" if self.value > TARGET else ""
+        return f"max rel. error {self.value:.0e} ({self.method}{missed})"
+
+
+def _one_variable(gm: GaussianMean) -> bool:
+    """A mean E[g(sqrt(V) z)]: centred at 0, integrand a function of its variable only."""
+    return gm.mu == 0 and not gm.integrand.expr.has(a, b, c, GaussianMean)
+
+
+def build_tables(prepared: dict[str, sp.Expr]) -> tuple[dict, dict]:
+    """Tables for the one-variable top-level means of the (careful) expressions, and their
+    measured errors (against the rule, and of the rule against a refined rule)."""
+    tables, errors = {}, {}
+    for expr in prepared.values():
+        for gm in _top_means(expr):
+            if gm not in tables and _one_variable(gm):
+                (var,) = gm.integrand.variables
+                built = table1.build(gm.integrand.expr, var)
+                tables[gm], errors[gm] = built.table, max(built.fit, built.rule)
+    return tables, errors
+
+
+def _exec(text: str) -> dict:
+    namespace: dict = {}
+    exec(compile(text, "<generated>", "exec"), namespace)  # noqa: S102 (our own generated code)
+    return namespace
+
+
+def _grid() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The certification covariances, grouped by variances."""
+    out = []
+    for va, vb in VARIANCES:
+        rho = np.array(RHOS)
+        out.append((np.full(rho.size, va), np.full(rho.size, vb), rho * np.sqrt(va * vb)))
+    return out
+
+
+def _relative(got: np.ndarray, want: np.ndarray) -> float:
+    scale = np.abs(want).max()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.abs(got - want) / np.maximum(np.abs(want), FLOOR * scale)
+    return float(np.nanmax(np.where(got == want, 0.0, err)))
+
+
+def certify(expr: sp.Expr, function) -> float:
+    """Largest relative error of the generated ``function`` against the mpmath reference of
+    ``expr`` on the certification grid."""
+    exact = reference.formula(expr)
+    worst = 0.0
+    for av, bv, cv in _grid():
+        want = np.array([float(exact(*p)) for p in zip(av, bv, cv)])
+        worst = max(worst, _relative(np.asarray(function(av, bv, cv), dtype=float), want))
+    return worst
+
+
+def refinement(namespace: dict, function) -> float:
+    """Largest relative change of ``function`` (of a generated module's ``namespace``) on the
+    certification grid when every panel of its quadrature rule is split in two."""
+    rule = namespace["_gaussian_mean"]
+    worst = 0.0
+    for av, bv, cv in _grid():
+        coarse = np.asarray(function(av, bv, cv), dtype=float)
+        namespace["_gaussian_mean"] = lambda *args: rule(*args, refine=2)
+        try:
+            fine = np.asarray(function(av, bv, cv), dtype=float)
+        finally:
+            namespace["_gaussian_mean"] = rule
+        worst = max(worst, _relative(coarse, fine))
+    return worst
+
+
+def module_text(maps: dict[str, Expectation], titles: dict[str, str], header: str,
+                joint: tuple[tuple[str, ...], ...] = ()) -> str:
+    """The generated module with tables for the one-variable means and measured bounds."""
+    prepared = {k: careful(e.expr) for k, e in maps.items()}
+    tables, errors = build_tables(prepared)
+    draft = _exec(module_source(maps, titles, header, joint, tables))
+    bounds = {}
+    for name, e in maps.items():
+        if e.closed_form:
+            continue
+        means = _top_means(prepared[name])
+        if all(gm in tables for gm in means):
+            own = [errors[gm] for gm in means]
+            bounds[name] = Bound(max([certify(e.expr, draft[name]), *own]), "vs mpmath")
+        else:
+            bounds[name] = Bound(refinement(draft, draft[name]), "rule refinement")
+    return module_source(maps, titles, header, joint, tables, bounds)
