@@ -57,7 +57,12 @@ def _grid(points: list[float]) -> np.ndarray:
 def _numeric(expr: sp.Expr, var: sp.Symbol):
     expr = expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero)  # derivatives at breakpoints
     fn = compile_function(expr, (var,))
-    return lambda t: np.broadcast_to(np.asarray(fn(t), dtype=float), np.shape(t))
+
+    def value(t):
+        with np.errstate(all="ignore"):  # probing far out: overflow to inf and 0 is expected
+            return np.broadcast_to(np.asarray(fn(t), dtype=float), np.shape(t))
+
+    return value
 
 
 def local_scales(expr: sp.Expr, var: sp.Symbol, grid: np.ndarray) -> np.ndarray:

@@ -299,9 +299,13 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
     return "\n\n\n".join(parts) + "\n"
 
 
-def module_key(maps: dict[str, Expectation], header: str, joint: tuple[tuple[str, ...], ...] = ()) -> str:
-    """Cache key of the generated module of ``maps``."""
-    return cache.key(CODEGEN_REVISION, header, repr(joint), *(f"{k}={sp.srepr(e.expr)}" for k, e in maps.items()))
+def module_key(maps: dict[str, Expectation], header: str, joint: tuple[tuple[str, ...], ...] = (),
+               builder: str = "") -> str:
+    """Cache key of the generated module of ``maps``: also covers the helpers copied into it and
+    the revision of whatever ``builder`` adds (tables, bounds)."""
+    helpers = inspect.getsource(runtime) + inspect.getsource(tableruntime)
+    return cache.key(CODEGEN_REVISION, helpers, builder, header, repr(joint),
+                     *(f"{k}={sp.srepr(e.expr)}" for k, e in maps.items()))
 
 
 def load(digest: str, make_source) -> ModuleType:

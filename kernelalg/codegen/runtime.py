@@ -130,6 +130,7 @@ def _gaussian_mean(integrand, features, mu, var, a, b, c, refine=1):
             widths = [numpy.broadcast_to(numpy.asarray(w(ab, bb, cb), dtype=float), m.shape) for _, w in centers]
             scale = numpy.broadcast_to(numpy.asarray(far(ab, bb, cb), dtype=float), m.shape)
         x, w = _graded_rule(m, numpy.sqrt(numpy.maximum(v, 0.0)), where, widths, scale, refine)
-        values = integrand(x, ab[:, None], bb[:, None], cb[:, None])
+        with numpy.errstate(over="ignore"):  # e.g. 1/cosh(k x)**2 far out: inf in a denominator, 0
+            values = integrand(x, ab[:, None], bb[:, None], cb[:, None])
         flat[5][start:start + chunk] = numpy.sum(w * values, axis=-1)
     return out

@@ -14,9 +14,10 @@ import numpy as np
 
 from kernelalg.codegen.module import cached_source, load, module_key
 from kernelalg.errors import CovarianceError
-from kernelalg.numeric.compiled import module_text
+from kernelalg.numeric.compiled import REVISION, module_text
 from kernelalg.numeric.compiled.fast import accelerate
-from kernelalg.symbolic.derive import LayerMaps, MAP_NAMES, derive, expectation as derive_expectation
+from kernelalg.symbolic.derive import MAP_NAMES, LayerMaps, derive
+from kernelalg.symbolic.derive import expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
 
@@ -141,7 +142,8 @@ def _header(derived: LayerMaps) -> str:
 def _load(maps: dict[str, Expectation], titles: dict[str, str], header: str,
           joint: tuple[tuple[str, ...], ...] = ()) -> ModuleType:
     """The generated module (tables and bounds compiled on first use, then cached)."""
-    return accelerate(load(module_key(maps, header, joint), lambda: module_text(maps, titles, header, joint)))
+    digest = module_key(maps, header, joint, REVISION)
+    return accelerate(load(digest, lambda: module_text(maps, titles, header, joint)))
 
 
 def generate_source(phi: str | Function, psi: str | Function | None = None) -> str:
@@ -150,7 +152,7 @@ def generate_source(phi: str | Function, psi: str | Function | None = None) -> s
     derived = derive(phi, psi)
     maps, header = dict(derived.items()), _header(derived)
     _load(maps, TITLES, header, JOINT)
-    return cached_source(module_key(maps, header, JOINT))
+    return cached_source(module_key(maps, header, JOINT, REVISION))
 
 
 @lru_cache(maxsize=64)

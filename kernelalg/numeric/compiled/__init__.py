@@ -36,6 +36,7 @@ from kernelalg.symbolic.special import GaussianMean
 #: Certification grid: variances 1e-4..1e4 (also unequal) and correlations up to 1 - 1e-9.
 VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4), (1e4, 1e-4), (2.0, 0.5), (0.01, 7.0))
 RHOS = (0.0, 0.3, -0.7, 0.95, 1 - 1e-9, -(1 - 1e-9))
+REVISION = "compiled-1"  # part of the generated modules' cache key: raise when tables or bounds change
 FLOOR = 1e-6
 TARGET = 1e-10  # the accuracy every compiled map should reach; a map that misses it says so
 

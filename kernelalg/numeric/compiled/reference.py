@@ -11,6 +11,7 @@ with the float64 quadrature rule or the tables it checks.
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import mpmath as mp
@@ -99,7 +100,7 @@ def _mean(mu, var, fn, cuts):
     edges = sorted(p for p in points if lo <= p <= hi)
     nodes, weights = _legendre(mp.mp.dps)
     total = mp.mpf(0)
-    for left, right in zip(edges, edges[1:]):
+    for left, right in itertools.pairwise(edges):
         half, mid = (right - left) / 2, (right + left) / 2
         total += half * mp.fsum(w * fn(mu + sd * (mid + half * t)) * mp.npdf(mid + half * t)
                                 for t, w in zip(nodes, weights))
