@@ -14,8 +14,7 @@ import numpy as np
 
 from kernelalg.codegen.module import cached_source, load, module_key
 from kernelalg.errors import CovarianceError
-from kernelalg.numeric.compiled import REVISION, module_text
-from kernelalg.numeric.compiled.fast import accelerate
+from kernelalg.numeric.compiled import REVISION, accelerate, module_text
 from kernelalg.symbolic.derive import MAP_NAMES, LayerMaps, derive
 from kernelalg.symbolic.derive import expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation

@@ -23,6 +23,7 @@ map nearly vanishes (there float64 quadrature can only be accurate absolutely).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import sympy as sp
@@ -137,3 +138,16 @@ def module_text(maps: dict[str, Expectation], titles: dict[str, str], header: st
         else:
             bounds[name] = Bound(refinement(draft, draft[name]), "rule refinement")
     return module_source(maps, titles, header, joint, tables, bounds)
+
+
+def accelerate(module: ModuleType) -> ModuleType:
+    """Replace the table helpers of a generated ``module`` by compiled loops
+    (:mod:`kernelalg.numeric.compiled.loops`) when Numba is installed (the optional ``fast``
+    extra); otherwise the module is used as generated."""
+    if hasattr(module, "_table1"):
+        try:
+            from kernelalg.numeric.compiled import loops
+        except ImportError:  # pragma: no cover - exercised only without numba
+            return module
+        module._table1 = loops.table1
+    return module

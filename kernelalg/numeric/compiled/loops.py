@@ -1,27 +1,22 @@
 """Compiled (Numba) evaluation of tables, substituted into the generated modules the library loads.
 
 Generated modules evaluate their tables with NumPy (:mod:`kernelalg.codegen.tableruntime`), so
-that they run anywhere.  When Numba is available, :func:`accelerate` replaces those helpers in
-a loaded module by loops that compute the same formulas element by element in one pass (no
-temporary arrays, the GIL released); results agree with the NumPy helpers to rounding (a few
-ulps).  Without Numba the module is used as generated.
+that they run anywhere.  These loops compute the same formulas element by element in one pass
+(no temporary arrays, the GIL released); results agree with the NumPy helpers to rounding (a
+few ulps).  Imported only when a module with tables is loaded (Numba itself takes a second to
+import); see :func:`kernelalg.numeric.compiled.accelerate`.
 """
 
 from __future__ import annotations
 
 import math
-from types import ModuleType
 
+import numba
 import numpy as np
-
-try:  # optional: a measured gain, not a requirement
-    import numba
-except ImportError:  # pragma: no cover - exercised only without numba
-    numba = None
 
 
 def _jit(fn):
-    return numba.njit(cache=True, nogil=True)(fn) if numba is not None else None
+    return numba.njit(cache=True, nogil=True)(fn)
 
 
 def _cell(x, e_lo, split, cells):
@@ -70,8 +65,8 @@ def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p
         j += lanes
 
 
-_cell = _jit(_cell) if numba is not None else _cell
-_finish = _jit(_finish) if numba is not None else _finish
+_cell = _jit(_cell)
+_finish = _jit(_finish)
 _table1_kernel = _jit(_table1_loop)
 
 
@@ -84,10 +79,3 @@ def table1(table, v):
     _table1_kernel(flat, out, int(e_lo), int(split), np.ascontiguousarray(coef), bool(log), float(v_lo),
                    float(g_lo), float(p_lo), float(v_hi), float(g_hi), float(p_hi))
     return out.reshape(v.shape)
-
-
-def accelerate(module: ModuleType) -> ModuleType:
-    """Replace the table helpers of a generated ``module`` by their Numba versions (if any)."""
-    if numba is not None and hasattr(module, "_table1"):
-        module._table1 = table1
-    return module
