@@ -57,6 +57,7 @@ _ZMAX = 40.0  # widest window: exp(-40**2/2) underflows
 _WIDENED = 33  # panel edges in each widened part of the window
 _BASE = numpy.arange(-_Z, _Z + 0.5)  # unit panels: the Gaussian itself at 12 nodes per sigma
 _MAX_SPLIT = 512  # at most this many sub-panels per unit panel for oscillating functions
+_FINEST = 8 * _Z * 2.0**-20  # grading reaches an eighth of this: 2**-20 Z
 _MAX_LEVELS = 100  # grading levels toward a center (feature widths down to 2**-97 sigma)
 _BLOCK = 1 << 21  # elements x nodes per block: bounds the work arrays
 
@@ -74,7 +75,9 @@ def _graded_rule(mu, sd, centers, widths, far, refine=1):
     """
     with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zc = [numpy.nan_to_num((t - mu) / sd, nan=0.0, posinf=2 * _ZMAX, neginf=-2 * _ZMAX) for t in centers]
-        omega = [numpy.where(sd > 0, w / sd, numpy.inf) for w in widths]
+        # every center is graded down to at least 2**-20 Z: a factor the probe did not see
+        # (e.g. a narrow Gaussian merged into an exponential with covariance terms) stays resolved
+        omega = [numpy.minimum(numpy.where(sd > 0, w / sd, numpy.inf), _FINEST) for w in widths]
         split = numpy.ceil(numpy.max(numpy.where(sd > 0, sd / far, 1.0))) if numpy.size(sd) else 1.0
     base = _BASE
     if split > 1:
