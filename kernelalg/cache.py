@@ -2,7 +2,8 @@
 
 The folder is ``$KERNELALG_CACHE`` or ``~/.cache/kernelalg``.  A key is the SHA-256 of the
 package version, the SymPy, NumPy and mpmath versions, a fingerprint of the source files of the
-engine and the code generator (``kernelalg/symbolic``, ``kernelalg/codegen`` and this module) and
+engine, the code generator and the table builder (``kernelalg/symbolic``, ``kernelalg/codegen``,
+``kernelalg/numeric/compiled`` and this module) and
 the canonical text of the inputs, so any change of the code that produces an entry gives new keys.
 
 Each entry is one text file whose last line records the SHA-256 of its key and content.  Entries
@@ -34,7 +35,7 @@ from kernelalg.errors import CacheWarning
 from kernelalg.files import replacing
 
 _PACKAGE = Path(__file__).resolve().parent
-SOURCES = ("symbolic", "codegen", "cache.py")  # the code whose output is cached, relative to the package
+SOURCES = ("symbolic", "codegen", "numeric/compiled", "cache.py")  # the code whose output is cached (package-relative)
 MAX_ENTRY_BYTES = 64 << 20
 _TRAILER = "# kernelalg-cache sha256 "
 _warned: set[str] = set()  # cache folders already reported unusable

@@ -33,7 +33,8 @@ def report(phi, psi=None, fmt: str = "md") -> str:
              "## Derivations", ""]
     for name in MAP_NAMES:
         e = getattr(derived, name)
-        lines += [f"### `{name}` = ${MEANING[name]}$ ({e.status}{'; infinite where c^2 = ab' if e.diverges else ''})",
+        lines += [f"### `{name}` = ${MEANING[name]}$ ({checks[name].status}"
+                  f"{'; infinite where c^2 = ab' if e.diverges else ''})",
                   "", "Route:", ""]
         lines += [f"{i}. {step}" for i, step in enumerate(e.route, 1)]
         lines += ["", "$$", e.latex, "$$", "", f"`{sp.sstr(e.expr)}`", ""]
@@ -42,7 +43,7 @@ def report(phi, psi=None, fmt: str = "md") -> str:
               "variances 1e-4..1e4; mpmath: formula against independent mpmath quadrature.", "",
               "| map | status | float64 max rel. error | mpmath max rel. error | grid points |",
               "|---|---|---|---|---|"]
-    lines += [f"| {n} | {c.status} | {_error(c.float64_error)} | {_error(c.quadrature_error)} | {c.points} |"
+    lines += [f"| {n} | {c.status} | {_error(c.float64_error)} | {_error(c.crosscheck_error)} | {c.points} |"
               for n, c in checks.items()]
     return "\n".join(lines) + "\n"
 
@@ -58,12 +59,13 @@ def _tex(derived, dphi, checks) -> str:
            rf"$\phi'(x) = {sp.latex(dphi.expr)}$ (distributional).", ""]
     for name in MAP_NAMES:
         e = getattr(derived, name)
-        out += [rf"\subsection*{{{_tex_text(name)}: ${MEANING[name]}$ ({_tex_text(e.status)})}}", r"\begin{enumerate}"]
+        out += [rf"\subsection*{{{_tex_text(name)}: ${MEANING[name]}$ ({_tex_text(checks[name].status)})}}",
+                r"\begin{enumerate}"]
         out += [rf"\item {_tex_text(step)}" for step in e.route]
         out += [r"\end{enumerate}", r"\[", e.latex, r"\]"]
     out += [r"\subsection*{Verification}", r"\begin{tabular}{llll}", r"map & status & float64 error & mpmath error \\",
             r"\hline"]
-    out += [rf"{_tex_text(n)} & {_tex_text(c.status)} & {_error(c.float64_error)} & {_error(c.quadrature_error)} \\"
+    out += [rf"{_tex_text(n)} & {_tex_text(c.status)} & {_error(c.float64_error)} & {_error(c.crosscheck_error)} \\"
             for n, c in checks.items()]
     out += [r"\end{tabular}", r"\end{document}"]
     return "\n".join(out) + "\n"

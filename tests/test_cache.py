@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kernelalg import cache
-from kernelalg.codegen.module import load
+from kernelalg.codegen.module import plain_module
 from kernelalg.errors import CacheWarning
 from kernelalg.numeric.layermaps import JOINT, TITLES, _header
 from kernelalg.symbolic.derive import derive
@@ -32,8 +32,8 @@ def evaluate(monkeypatch) -> dict:
     for name in [n for n in sys.modules if n.startswith("kernelalg_generated_")]:
         monkeypatch.delitem(sys.modules, name)
     maps = derive("sign", "gaussian")
-    module = load(dict(maps.items()), TITLES, _header(maps), JOINT)
-    alone = load({"sg": maps.sg}, {"sg": "sg alone"}, "A second module (entries to swap).")
+    module = plain_module(dict(maps.items()), TITLES, _header(maps), JOINT)
+    alone = plain_module({"sg": maps.sg}, {"sg": "sg alone"}, "A second module (entries to swap).")
     values = {name: float(getattr(module, name)(1.0, 1.0, 0.5)) for name in EXPECTED}
     return values if float(alone.sg(1.0, 1.0, 0.5)) == values["sg"] else {}
 

@@ -20,8 +20,9 @@ def run(argv, capsys):
 
 def test_eval_json_has_the_four_maps(capsys):
     out = json.loads(run(["eval", "--phi", "sign", "--psi", "gaussian", "--cov", "1,2,0.5", "--json"], capsys))
-    assert set(out) == {"nngp", "sg", "ntk", "surrogate", "diverges"}
+    assert set(out) == {"nngp", "sg", "ntk", "surrogate", "diverges", "status", "max_rel_error"}
     assert out["diverges"] == [] and all(isinstance(out[k], float) for k in ("nngp", "sg", "ntk", "surrogate"))
+    assert out["status"]["sg"] == "closed form" and out["max_rel_error"]["sg"] is None
 
 
 def test_eval_json_reports_divergence_as_null(capsys):

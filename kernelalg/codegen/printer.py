@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
+import numpy
+import scipy.special
 import sympy as sp
 from sympy.printing.numpy import SciPyPrinter
 
+from kernelalg.codegen import runtime
 from kernelalg.symbolic.special import GaussianMean
 
 
-class KernelPrinter(SciPyPrinter):
-    """SciPy printer that knows Owen's T, erfcx, expm1, angles, exp differences, Det2 and the quadrature placeholders.
+@dataclass(frozen=True)
+class Names:
+    """Names of the generated helpers of Gaussian means: quadrature integrands and tables
+    (name and table spec with a ``call(name, mu, var, exact)`` method)."""
 
-    ``means`` maps each GaussianMean to the name of the generated helper that evaluates it.
+    integrands: dict
+    tables: dict
+
+
+class KernelPrinter(SciPyPrinter):
+    """SciPy printer that knows Owen's T, erfcx, expm1, angles, exp differences, Det2 and the Gaussian-mean placeholders.
+
+    ``means`` maps each GaussianMean to the name of the generated integrand that evaluates it
+    by quadrature, or is a :class:`Names` that also holds tables.
     """
 
-    def __init__(self, means: dict[GaussianMean, str] | None = None):
+    def __init__(self, means: dict[GaussianMean, str] | Names | None = None):
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
-        self.means = means or {}
+        names = means if isinstance(means, Names) else Names(means or {}, {})
+        self.means, self.tables = names.integrands, names.tables
 
     def _print_OwenT(self, expr):
         return f"scipy.special.owens_t({self._print(expr.args[0])}, {self._print(expr.args[1])})"
@@ -43,8 +60,16 @@ class KernelPrinter(SciPyPrinter):
         return f"_det2({', '.join(self._print(arg) for arg in expr.args)})"
 
     def _print_GaussianMean(self, expr):
-        name = self.means[expr]
-        return f"_gaussian_mean({name}, {name}_CENTERS, {self._print(expr.mu)}, {self._print(expr.var)}, a, b, c)"
+        mu, var = self._print(expr.mu), self._print(expr.var)
+        name = self.means.get(expr)
+        exact = None if name is None else f"_gaussian_mean({name}, {name}_FEATURES, {mu}, {var}, a, b, c)"
+        if expr in self.tables:
+            table, spec = self.tables[expr]
+            return spec.call(table, mu, var, exact)
+        return exact
+
+    def _print_Infinity(self, expr):
+        return "numpy.inf"
 
     def _print_Pi(self, expr):
         return "numpy.pi"
@@ -60,3 +85,11 @@ class KernelPrinter(SciPyPrinter):
 
 def source(expr: sp.Expr, means: dict[GaussianMean, str] | None = None) -> str:
     return KernelPrinter(means).doprint(expr)
+
+
+def compile_function(expr: sp.Expr, args: tuple[sp.Symbol, ...]):
+    """A NumPy function of ``args`` evaluating ``expr`` (printed like generated modules)."""
+    names = ", ".join(str(a) for a in args)
+    namespace = {"numpy": numpy, "scipy": scipy, "functools": functools, **vars(runtime)}
+    exec(f"def _fn({names}):\n    return {source(expr)}\n", namespace)  # noqa: S102 (our own printed code)
+    return namespace["_fn"]

@@ -23,6 +23,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from kernelalg.symbolic.expectation.result import a, b, c
@@ -232,6 +234,7 @@ def fold_constants(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: e.is_Mul and e.free_symbols, fold)
 
 
+@lru_cache(maxsize=256)
 def careful(expr: sp.Expr) -> sp.Expr:
     """The float64-careful form of a derived expression (same value in exact arithmetic)."""
     expr = _in_edge_variable(expr)

@@ -66,43 +66,62 @@ def _shaped(value, a, b, c):
     return value if value.shape == shape else numpy.array(numpy.broadcast_to(value, shape))
 
 
-_GL_NODES, _GL_WEIGHTS = numpy.polynomial.legendre.leggauss(8)
-_Z = 8.5  # standard deviations covered; the Gaussian tail beyond is 2e-17
-_TAIL = 4.5  # beyond a tail breakpoint at z: the mass past z + 4.5 is < 1e-17 of that past z
+_GL_NODES, _GL_WEIGHTS = numpy.polynomial.legendre.leggauss(12)
+_Z = 9.0  # standard deviations covered; the Gaussian tail beyond is 2e-19
+_TAIL = 5.0  # beyond a tail breakpoint at z: the mass past z + 5 is < 4e-6 of that past z
 _ZMAX = 40.0  # widest window: exp(-40**2/2) underflows
 _WIDENED = 33  # panel edges in each widened part of the window
-_BASE = numpy.arange(-_Z, _Z + 0.5)  # unit panels: the Gaussian itself at 8 nodes per sigma
-_GRADING = numpy.exp2(-numpy.arange(0.0, 21.0))  # panels shrink to 2**-20 * Z at each center
-_CHUNK = 2048  # elements per block, bounding the (elements x nodes) work arrays
+_BASE = numpy.arange(-_Z, _Z + 0.5)  # unit panels: the Gaussian itself at 12 nodes per sigma
+_MAX_SPLIT = 512  # at most this many sub-panels per unit panel for oscillating functions
+_FINEST = 8 * _Z * 2.0**-20  # grading reaches an eighth of this: 2**-20 Z
+_MAX_LEVELS = 100  # grading levels toward a center (feature widths down to 2**-97 sigma)
+_BLOCK = 1 << 21  # elements x nodes per block: bounds the work arrays
 
 
-def _graded_rule(mu, sd, centers):
+def _graded_rule(mu, sd, centers, widths, far, refine=1):
     """Nodes x = mu + sd z and weights of E[g(X)], X ~ N(mu, sd^2), for a batch of (mu, sd).
 
-    Composite 8-point Gauss-Legendre in z on [-Z, Z] over unit panels (the Gaussian weight),
-    refined geometrically (ratio 2) toward every center of g (its breakpoints and scale
-    centers), so that kinks and features of width down to 2**-20 Z standard deviations are
-    integrated accurately (about 1e-12 relative for SuperSpike with k up to 100 and variances
-    1e-4 .. 1e4).
+    Composite 12-point Gauss-Legendre in z on [-Z, Z] over unit panels (the Gaussian weight),
+    each split into ceil(sd / far) parts where g oscillates on the scale ``far``, and refined
+    geometrically (ratio 2) toward every center t of g (breakpoints and narrow features) from
+    the window down to an eighth of its width w (in standard units w / sd): kinks, steep
+    features and heavy tails are resolved at every variance.  A center in the tail widens the
+    window so that an integrand supported only beyond it keeps its relative accuracy.
+    ``refine`` splits every panel into that many (a finer rule, for error estimates).
     """
-    with numpy.errstate(divide="ignore", invalid="ignore"):
-        zc = [numpy.nan_to_num((t - mu) / sd, nan=0.0, posinf=_Z, neginf=-_Z) for t in centers]
-    edges = [numpy.broadcast_to(_BASE, mu.shape + _BASE.shape)]
-    for z in zc:
-        edges.append(z[..., None] - _Z * _GRADING)
-        edges.append(z[..., None] + _Z * _GRADING)
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        zc = [numpy.nan_to_num((t - mu) / sd, nan=0.0, posinf=2 * _ZMAX, neginf=-2 * _ZMAX) for t in centers]
+        # every center is graded down to at least 2**-20 Z: a factor the probe did not see
+        # (e.g. a narrow Gaussian merged into an exponential with covariance terms) stays resolved
+        omega = [numpy.minimum(numpy.where(sd > 0, w / sd, numpy.inf), _FINEST) for w in widths]
+        split = numpy.ceil(numpy.max(numpy.where(sd > 0, sd / far, 1.0))) if numpy.size(sd) else 1.0
+    base = _BASE
+    if split > 1:
+        base = numpy.linspace(-_Z, _Z, int(2 * _Z * min(split, _MAX_SPLIT)) + 1)
+    edges = [numpy.broadcast_to(base, mu.shape + base.shape)]
+    for z, om in zip(zc, omega):
+        finite = om[numpy.isfinite(om) & (om > 0)]
+        levels = 0 if finite.size == 0 else int(numpy.clip(numpy.ceil(numpy.log2(4 * _ZMAX / finite.min())), 0,
+                                                             _MAX_LEVELS))
+        if levels:
+            with numpy.errstate(over="ignore", invalid="ignore"):
+                d = numpy.nan_to_num(om[..., None] * numpy.exp2(numpy.arange(-3.0, levels)), nan=numpy.inf)
+            edges += [z[..., None] - d, z[..., None] + d]
         edges.append(z[..., None])
-    # a breakpoint in the tail moves that end of the window _TAIL beyond it, so that an
-    # integrand supported only beyond the breakpoint keeps its relative accuracy
     lo, hi = numpy.full(mu.shape, -_Z), numpy.full(mu.shape, _Z)
     for z in zc:  # beyond _ZMAX the Gaussian weight underflows anyway
-        lo = numpy.maximum(numpy.minimum(lo, z - _TAIL), -_ZMAX)
-        hi = numpy.minimum(numpy.maximum(hi, z + _TAIL), _ZMAX)
+        near = numpy.abs(z) <= _ZMAX
+        lo = numpy.where(near, numpy.maximum(numpy.minimum(lo, z - _TAIL), -_ZMAX), lo)
+        hi = numpy.where(near, numpy.minimum(numpy.maximum(hi, z + _TAIL), _ZMAX), hi)
     if (lo < -_Z).any() or (hi > _Z).any():  # unit-like panels in the widened parts as well
         steps = numpy.linspace(0.0, 1.0, _WIDENED)[1:-1]
         edges.append(-_Z + (lo + _Z)[..., None] * steps)
         edges.append(_Z + (hi - _Z)[..., None] * steps)
     edges = numpy.sort(numpy.clip(numpy.concatenate(edges, axis=-1), lo[..., None], hi[..., None]), axis=-1)
+    if refine > 1:
+        steps = numpy.arange(refine) / refine
+        edges = numpy.concatenate([(edges[..., :-1, None] + (edges[..., 1:] - edges[..., :-1])[..., None] * steps)
+                                   .reshape(edges.shape[:-1] + (-1,)), edges[..., -1:]], axis=-1)
     half = (edges[..., 1:] - edges[..., :-1]) / 2
     mid = (edges[..., 1:] + edges[..., :-1]) / 2
     z = (mid[..., None] + half[..., None] * _GL_NODES).reshape(mu.shape + (-1,))
@@ -110,14 +129,27 @@ def _graded_rule(mu, sd, centers):
     return mu[..., None] + sd[..., None] * z, w
 
 
-def _gaussian_mean(integrand, centers, mu, var, a, b, c):
-    """E[integrand(X, a, b, c)] for X ~ N(mu, var), elementwise over broadcast arrays."""
+def _gaussian_mean(integrand, features, mu, var, a, b, c, refine=1):
+    """E[integrand(X, a, b, c)] for X ~ N(mu, var), elementwise over broadcast arrays.
+
+    ``features`` = (centers, far): ``centers`` a tuple of pairs of functions (location,
+    width) of (a, b, c), ``far`` a function of (a, b, c); ``refine``: see _graded_rule."""
+    centers, far = features
     mu, var, a, b, c = numpy.broadcast_arrays(*(numpy.asarray(v, dtype=float) for v in (mu, var, a, b, c)))
     out = numpy.empty(mu.shape)
     flat = [v.reshape(-1) for v in (mu, var, a, b, c, out)]
-    for start in range(0, flat[0].size, _CHUNK):
-        m, v, ab, bb, cb = (arr[start:start + _CHUNK] for arr in flat[:5])
-        x, w = _graded_rule(m, numpy.sqrt(numpy.maximum(v, 0.0)), [t(ab, bb, cb) for t in centers])
-        values = integrand(x, ab[:, None], bb[:, None], cb[:, None])
-        flat[5][start:start + _CHUNK] = numpy.sum(w * values, axis=-1)
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        split = numpy.nanmax(numpy.sqrt(numpy.maximum(flat[1], 0.0)) / far(*flat[2:5]), initial=1.0)
+    nodes = 12 * (2 * _Z * min(max(split, 1.0), _MAX_SPLIT) + 40 * (2 * len(centers) + 2))
+    chunk = max(1, int(_BLOCK // nodes))
+    for start in range(0, flat[0].size, chunk):
+        m, v, ab, bb, cb = (arr[start:start + chunk] for arr in flat[:5])
+        with numpy.errstate(divide="ignore", invalid="ignore"):  # e.g. a center t/c at c = 0: none
+            where = [numpy.broadcast_to(numpy.asarray(t(ab, bb, cb), dtype=float), m.shape) for t, _ in centers]
+            widths = [numpy.broadcast_to(numpy.asarray(w(ab, bb, cb), dtype=float), m.shape) for _, w in centers]
+            scale = numpy.broadcast_to(numpy.asarray(far(ab, bb, cb), dtype=float), m.shape)
+        x, w = _graded_rule(m, numpy.sqrt(numpy.maximum(v, 0.0)), where, widths, scale, refine)
+        with numpy.errstate(over="ignore"):  # e.g. 1/cosh(k x)**2 far out: inf in a denominator, 0
+            values = integrand(x, ab[:, None], bb[:, None], cb[:, None])
+        flat[5][start:start + chunk] = numpy.sum(w * values, axis=-1)
     return out

@@ -14,7 +14,7 @@ from kernelalg.files import check_target, write_text
 from kernelalg.numeric.layermaps import generate_source, layer_maps
 from kernelalg.reports import report
 from kernelalg.symbolic.catalog import PRESETS, entries
-from kernelalg.symbolic.derive import derive
+from kernelalg.symbolic.derive import MAP_NAMES, derive
 
 PAIR_HELP = ("catalog name with keyword parameters (e.g. 'erf(m=3)', 'gaussian(sigma=0.5)', "
              "'snntorch.atan') or an expression in x (e.g. 'Heaviside(x - 1/2)')")
@@ -46,23 +46,23 @@ def _derive(args) -> int:
         print(f"derivation report -> {path}")
         return 0
     maps = derive(args.phi, args.psi)
+    # maps without a closed form: their compiled status and measured bound (from the cached module)
     compiled = layer_maps(args.phi, args.psi) if not all(e.closed_form for _, e in maps.items()) else None
-    errors = {name: compiled.error_estimate(name) if compiled else None for name, _ in maps.items()}
+    status = {name: compiled.status(name) if compiled else e.status for name, e in maps.items()}
+    bounds = {name: compiled.error_bound(name) if compiled else None for name, _ in maps.items()}
     if args.json:
         print(json.dumps({
             "phi": str(maps.phi.expr), "psi": str(maps.psi.expr),
-            "maps": {name: {"expr": sp.sstr(e.expr), "latex": e.latex, "status": e.status,
+            "maps": {name: {"expr": sp.sstr(e.expr), "latex": e.latex, "status": status[name],
                             "closed_form": e.closed_form, "route": list(e.route), "diverges": e.diverges,
-                            "quadrature_error_estimate": errors[name]}
+                            "max_rel_error": bounds[name]}
                      for name, e in maps.items()},
         }, indent=2))
         return 0
     print(f"phi = {maps.phi.expr}    psi = {maps.psi.expr}    (u, v) ~ N(0, [[a, c], [c, b]])\n")
     for name, e in maps.items():
-        print(f"{name}  [{e.status}{'; infinite where c^2 = ab' if e.diverges else ''}]")
+        print(f"{name}  [{status[name]}{'; infinite where c^2 = ab' if e.diverges else ''}]")
         print("  route: " + "\n         ".join(e.route))
-        if errors[name] is not None:
-            print(f"  evaluated by a graded Gauss-Legendre rule; estimated relative error {errors[name]:.1e}")
         print("  " + sp.pretty(e.expr, use_unicode=True).replace("\n", "\n  "))
         print(f"  LaTeX: {e.latex}\n")
     return 0
@@ -70,13 +70,17 @@ def _derive(args) -> int:
 
 def _eval(args) -> int:
     a, b, c = parse_floats(args.cov, 3, "--cov")
-    values = layer_maps(args.phi, args.psi).evaluate(a, b, c)
+    maps = layer_maps(args.phi, args.psi)
+    values = maps.evaluate(a, b, c)
     if args.json:
+        values["status"] = {name: maps.status(name) for name in MAP_NAMES}
+        values["max_rel_error"] = {name: maps.error_bound(name) for name in MAP_NAMES}
         print(json.dumps(values))
     else:
-        for name in ("nngp", "sg", "ntk", "surrogate"):
+        for name in MAP_NAMES:
             value = values[name]
-            print(f"{name:10s} {'inf (diverges: c^2 = ab)' if value is None else repr(value)}")
+            shown = "inf (diverges: c^2 = ab)" if value is None else repr(value)
+            print(f"{name:10s} {shown:26s} [{maps.status(name)}]")
     return 0
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from types import FunctionType, ModuleType
+from types import ModuleType
 
 import numpy as np
 
-from kernelalg.codegen.module import SWAPPED, load, module_source
+from kernelalg.codegen.module import SWAPPED, cached_text, load, module_key
 from kernelalg.errors import CovarianceError, NumericalError
 from kernelalg.numeric import widerange
 from kernelalg.numeric.arrays import first_bad, real_array
+from kernelalg.numeric.compiled import Bound, accelerate, module_text, rule_bound
 from kernelalg.symbolic.derive import MAP_NAMES, LayerMaps, derive
 from kernelalg.symbolic.derive import expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
@@ -30,6 +31,7 @@ TITLES = {
 #: Maps evaluated together by the kernel recursion, generated as joint functions; sg_swapped
 #: is sg with a and b exchanged (the SG-NTK of the swapped pairs, when sg is asymmetric).
 JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"), ("nngp", "sg", "sg" + SWAPPED))
+TABULATED = "tables and bounds"  # the builder of the library's modules (module_key)
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
@@ -125,36 +127,6 @@ def _float_values(function, single: bool, flags: tuple[bool, ...], a, b, c) -> l
     return outs
 
 
-ESTIMATE_VARIANCES = (1e-2, 1.0, 1e2)
-ESTIMATE_RHOS = (-0.999, -0.5, 0.0, 0.5, 0.9, 0.999)
-
-
-def _rebound(module: ModuleType, **settings) -> dict:
-    """A private namespace of the module's functions with some of its globals replaced: the module
-    itself (which other threads may be using) is left untouched."""
-    space = dict(module.__dict__, **settings)
-    for key, value in module.__dict__.items():
-        if isinstance(value, FunctionType) and value.__globals__ is module.__dict__:
-            space[key] = FunctionType(value.__code__, space, value.__name__, value.__defaults__, value.__closure__)
-    return space
-
-
-def quadrature_error(module: ModuleType, function) -> float:
-    """A-posteriori error estimate of a generated quadrature map: the largest relative change
-    when the rule is refined (12 instead of 8 nodes per panel, grading down to 2**-28 Z), over a
-    grid of covariances (variances 1e-2..1e2, |rho| <= 0.999); entries that vanish (e.g. by
-    symmetry at rho = 0) are measured against 1e-3 of the largest value."""
-    grid = np.array([(va, vb, r * np.sqrt(va * vb)) for va in ESTIMATE_VARIANCES for vb in ESTIMATE_VARIANCES
-                     for r in ESTIMATE_RHOS])
-    a, b, c = grid.T
-    coarse = np.asarray(function(a, b, c), dtype=float)
-    nodes, weights = np.polynomial.legendre.leggauss(12)
-    refined = _rebound(module, _GL_NODES=nodes, _GL_WEIGHTS=weights, _GRADING=np.exp2(-np.arange(0.0, 29.0)))
-    fine = np.asarray(refined[function.__name__](a, b, c), dtype=float)
-    scale = np.maximum(np.abs(fine), 1e-3 * np.abs(fine).max() + 1e-300)  # values that vanish by symmetry
-    return float(np.max(np.abs(coarse - fine) / scale))
-
-
 class CompiledMaps:
     """The four layer maps of a pair as validated vectorised functions of (a, b, c)."""
 
@@ -169,11 +141,21 @@ class CompiledMaps:
         """sg(a, b, c) = sg(b, a, c) as written (psi = phi', or both even in the same way)."""
         return self.derived.sg.swapped().expr == self.derived.sg.expr
 
-    def error_estimate(self, name: str) -> float | None:
-        """Estimated relative error of a map evaluated by quadrature (None for closed forms)."""
-        if getattr(self.derived, name).closed_form:
+    def _bound(self, name: str) -> Bound | None:
+        """The bound of a map the module evaluates by its rule (measured on first request)."""
+        if getattr(self.derived, name).closed_form or self.module.ERROR_BOUNDS[name] is not None:
             return None
-        return quadrature_error(self.module, getattr(self.module, name))
+        return rule_bound(self.module, name)
+
+    def status(self, name: str) -> str:
+        """The map's status with how it is evaluated and its measured error bound."""
+        bound = self._bound(name)
+        return self.module.STATUS[name] + ("" if bound is None else f", {bound.text()}")
+
+    def error_bound(self, name: str) -> float | None:
+        """Measured max. relative error of a map without a closed form (None for closed forms)."""
+        bound = self._bound(name)
+        return self.module.ERROR_BOUNDS[name] if bound is None else bound.value
 
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
@@ -202,16 +184,25 @@ def _header(derived: LayerMaps) -> str:
     return f"Layer maps of phi = {derived.phi.expr} with surrogate psi = {derived.psi.expr}."
 
 
+def _load(maps: dict[str, Expectation], titles: dict[str, str], header: str,
+          joint: tuple[tuple[str, ...], ...] = ()) -> ModuleType:
+    """The generated module (tables and bounds compiled on first use, then cached)."""
+    digest = module_key(maps, header, joint, TABULATED)
+    return accelerate(load(digest, lambda: module_text(maps, titles, header, joint)))
+
+
 def generate_source(phi: str | Function, psi: str | Function | None = None) -> str:
-    """Source text of the self-contained NumPy module of the pair's four layer maps."""
+    """Source text of the self-contained NumPy module of the pair's four layer maps (the cached
+    module the library itself loads)."""
     derived = derive(phi, psi)
-    return module_source(dict(derived.items()), TITLES, _header(derived), JOINT)
+    maps, header = dict(derived.items()), _header(derived)
+    return cached_text(module_key(maps, header, JOINT, TABULATED), lambda: module_text(maps, TITLES, header, JOINT))[0]
 
 
 @lru_cache(maxsize=64)
 def _compiled(phi: str | Function, psi: str | Function | None) -> CompiledMaps:
     derived = derive(phi, psi)
-    return CompiledMaps(derived, load(dict(derived.items()), TITLES, _header(derived), JOINT))
+    return CompiledMaps(derived, _load(dict(derived.items()), TITLES, _header(derived), JOINT))
 
 
 def layer_maps(phi: str | Function, psi: str | Function | None = None) -> CompiledMaps:
@@ -223,5 +214,5 @@ def layer_maps(phi: str | Function, psi: str | Function | None = None) -> Compil
 def expectation(f: str | Function, g: str | Function) -> CompiledExpectation:
     """E[f(u) g(v)] as a validated vectorised function of (a, b, c)."""
     result = derive_expectation(f, g)
-    module = load({"expectation": result}, {"expectation": "E[f(u) g(v)]"}, f"E[f(u) g(v)] for f = {f}, g = {g}.")
+    module = _load({"expectation": result}, {"expectation": "E[f(u) g(v)]"}, f"E[f(u) g(v)] for f = {f}, g = {g}.")
     return CompiledExpectation(result, module.expectation)

@@ -25,7 +25,7 @@ from types import ModuleType
 import numpy as np
 
 from kernelalg import cache
-from kernelalg.codegen.module import load
+from kernelalg.codegen.module import plain_module
 from kernelalg.errors import DerivationError, NumericalError
 from kernelalg.numeric import widerange
 from kernelalg.numeric.layermaps import CompiledExpectation, expectation, layer_maps
@@ -96,7 +96,7 @@ class MapDerivatives:
         joint = tuple(tuple(f"{name}_{k}" for k in PARTIALS) for name in MAPS)
         header = f"Covariance derivatives of the layer maps of phi = {self.maps.derived.phi.expr}, " \
                  f"psi = {self.maps.derived.psi.expr}."
-        self.module: ModuleType = load(funcs, titles, header, joint)
+        self.module: ModuleType = plain_module(funcs, titles, header, joint)
 
     def partials(self, name: str, a, b, c) -> Partials:
         """Partials of map ``name`` ("nngp" or "sg") at broadcastable a, b, c (a valid covariance)

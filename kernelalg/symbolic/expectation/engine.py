@@ -162,6 +162,14 @@ def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | N
     return Outcome(mean_f * mean_g + integral, (step, *means, *inner.route, "integrated in c"))
 
 
+def _combined_exponents(expr: sp.Expr) -> sp.Expr:
+    """Each exponential's argument as one fraction: the terms of a conditional mean's exponent
+    are each of order 1/(ab - c^2) and cancel (-m^2/2V + m^2/(2V(1 + 2V)) = -m^2/(1 + 2V)), which
+    float64 cannot do near c^2 = ab; their exact sum has no such cancellation."""
+    return expr.replace(lambda e: isinstance(e, sp.exp) and e.args[0].is_Add,
+                        lambda e: sp.exp(sp.factor(sp.cancel(e.args[0]))))
+
+
 def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
     """E[f(u) E[g(v) | u]] with the inner mean closed if possible, else nested quadrature.
 
@@ -169,11 +177,13 @@ def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
     """
     var_v, var_u = (a * b - c**2) / a, (a * b - c**2) / b
     inner_g = conditional_mean(g, c * y / a, var_v)
+    inner_g = None if inner_g is None else _combined_exponents(inner_g)
     if inner_g is not None:
         expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner_g))
         return Outcome(expr, ("no closed form: reduced 1-D integral E[f(u) E[g(v) | u]]", *_mean_steps(g)))
     inner_f = conditional_mean(f, c * y / b, var_u)
     if inner_f is not None:
+        inner_f = _combined_exponents(inner_f)
         expr = GaussianMean(0, b, sp.Lambda(y, g.as_expr().subs(x, y) * inner_f))
         return Outcome(expr, ("no closed form: reduced 1-D integral E[g(v) E[f(u) | v]]", *_mean_steps(f)))
     inner = GaussianMean(c * y / a, var_v, sp.Lambda(x, g.as_expr()))

@@ -1,0 +1,184 @@
+"""Compiled evaluation of the Gaussian means that have no closed form, with measured bounds.
+
+A mean E[g(sqrt(V) z)] of a function of one variable (what delta conditioning leaves of the
+mixed map of a jump activation: a closed prefactor times this mean at the conditional variance
+V = (ab - c^2)/a) is compiled once into a table over the whole range V >= 0
+(:mod:`kernelalg.numeric.compiled.table1`); other means keep the generated graded
+Gauss-Legendre rule.  Every map without a closed form gets a measured error bound:
+
+* tabulated maps, when the module is generated (cached with it, in ``ERROR_BOUNDS``): the
+  largest relative error of the generated function against the independent mpmath reference
+  (:mod:`kernelalg.numeric.compiled.reference`) on a grid of covariances (variances 1e-4..1e4,
+  also unequal, |rho| up to 1 - 1e-9), and of the tables against the rule and of the rule
+  against a refined rule;
+* maps evaluated by the rule (reduced integrals whose mean depends on the covariance, nested
+  means), when first asked for (``derive``, ``eval``, reports) and then cached on its own: the
+  largest relative change of the generated function when its rule is refined (twice the
+  panels), on the same grid.  A nested map costs minutes there, too much for every module, and
+  its mpmath reference (2-D) minutes per point.
+
+Relative errors are counted against 1e-6 of the largest magnitude at the same variances where a
+map nearly vanishes (there float64 quadrature can only be accurate absolutely).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import FunctionType, ModuleType
+
+import numpy as np
+import sympy as sp
+
+from kernelalg import cache
+from kernelalg.codegen.module import _top_means, module_source, prepared_forms
+from kernelalg.numeric.compiled import reference, table1
+from kernelalg.symbolic.expectation.result import Expectation, a, b, c
+from kernelalg.symbolic.special import GaussianMean
+
+#: Certification grid: variances 1e-4..1e4 (also unequal) and correlations up to 1 - 1e-9.
+VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4), (1e4, 1e-4), (2.0, 0.5), (0.01, 7.0))
+RHOS = (0.0, 0.3, -0.7, 0.95, 1 - 1e-9, -(1 - 1e-9))
+FLOOR = 1e-6
+TARGET = 1e-10  # the accuracy every compiled map should reach; a map that misses it says so
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A map's measured max. relative error and how it was measured."""
+
+    value: float
+    method: str  # "vs mpmath" or "rule refinement"
+
+    def text(self) -> str:
+        missed = f"; above the {TARGET:.0e} target" if self.value > TARGET else ""
+        return f"max rel. error {self.value:.0e} ({self.method}{missed})"
+
+
+def _one_variable(gm: GaussianMean) -> bool:
+    """A mean E[g(sqrt(V) z)]: centred at 0, integrand a function of its variable only."""
+    return gm.mu == 0 and not gm.integrand.expr.has(a, b, c, GaussianMean)
+
+
+def build_tables(prepared: dict[str, sp.Expr]) -> tuple[dict, dict]:
+    """Tables for the one-variable top-level means of the (careful) expressions, and their
+    measured errors (against the rule, and of the rule against a refined rule); means with the
+    same integrand (e.g. sg and sg with a and b exchanged) share one table."""
+    built: dict[sp.Lambda, table1.Built] = {}
+    tables, errors = {}, {}
+    for expr in prepared.values():
+        for gm in _top_means(expr):
+            if gm not in tables and _one_variable(gm):
+                if gm.integrand not in built:
+                    (var,) = gm.integrand.variables
+                    built[gm.integrand] = table1.build(gm.integrand.expr, var)
+                tables[gm] = built[gm.integrand].table
+                errors[gm] = max(built[gm.integrand].fit, built[gm.integrand].rule)
+    return tables, errors
+
+
+def _exec(text: str) -> dict:
+    namespace: dict = {}
+    exec(compile(text, "<generated>", "exec"), namespace)  # noqa: S102 (our own generated code)
+    return namespace
+
+
+def _grid() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The certification covariances, grouped by variances."""
+    out = []
+    for va, vb in VARIANCES:
+        rho = np.array(RHOS)
+        out.append((np.full(rho.size, va), np.full(rho.size, vb), rho * np.sqrt(va * vb)))
+    return out
+
+
+def _relative(got: np.ndarray, want: np.ndarray, size: np.ndarray | None = None) -> float:
+    """Largest |got - want| / max(|want|, FLOOR s): s is ``size`` (the map with absolute
+    integrands, which stays positive where the map vanishes by symmetry) or else the largest
+    |want| at these variances."""
+    scale = np.abs(want).max() if size is None else np.abs(size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = np.abs(got - want) / np.maximum(np.abs(want), FLOOR * scale)
+    return float(np.nanmax(np.where(got == want, 0.0, err)))
+
+
+def certify(expr: sp.Expr, function) -> float:
+    """Largest relative error of the generated ``function`` against the mpmath reference of
+    ``expr`` on the certification grid."""
+    exact = reference.formula(expr)
+    worst = 0.0
+    for av, bv, cv in _grid():
+        want = np.array([float(exact(*p)) for p in zip(av, bv, cv)])
+        worst = max(worst, _relative(np.asarray(function(av, bv, cv), dtype=float), want))
+    return worst
+
+
+def _private(module: ModuleType) -> dict:
+    """A private namespace of the module's functions (the module itself, which other threads may
+    be using, is left untouched when the namespace's rule is replaced)."""
+    space = dict(module.__dict__)
+    for key, value in module.__dict__.items():
+        if isinstance(value, FunctionType) and value.__globals__ is module.__dict__:
+            space[key] = FunctionType(value.__code__, space, value.__name__, value.__defaults__, value.__closure__)
+    return space
+
+
+def rule_bound(module: ModuleType, name: str) -> Bound:
+    """The measured bound of a map the ``module`` evaluates by its rule (cached on its own, keyed
+    by the module and the map)."""
+    digest = cache.key("rule bound", module.__name__, name)
+    text = cache.load("bounds", digest, ".txt")
+    if text is not None:
+        return Bound(float(text.strip()), "rule refinement")
+    space = _private(module)
+    value = refinement(space, space[name])
+    cache.store("bounds", digest, ".txt", repr(value))  # float() reads it back, also inf and nan
+    return Bound(value, "rule refinement")
+
+
+def refinement(namespace: dict, function) -> float:
+    """Largest relative change of ``function`` (of a generated module's private ``namespace``) on
+    the certification grid when every panel of its quadrature rule is split in two, counted
+    against FLOOR of the function with absolute integrands where it nearly vanishes."""
+    rule = namespace["_gaussian_mean"]
+    variants = {"fine": lambda *args: rule(*args, refine=2),
+                "size": lambda integrand, *args: rule(lambda *x: np.abs(integrand(*x)), *args)}
+    worst = 0.0
+    for av, bv, cv in _grid():
+        coarse = np.asarray(function(av, bv, cv), dtype=float)
+        other = {}
+        for key, variant in variants.items():
+            namespace["_gaussian_mean"] = variant
+            try:
+                other[key] = np.asarray(function(av, bv, cv), dtype=float)
+            finally:
+                namespace["_gaussian_mean"] = rule
+        worst = max(worst, _relative(coarse, other["fine"], other["size"]))
+    return worst
+
+
+def module_text(maps: dict[str, Expectation], titles: dict[str, str], header: str,
+                joint: tuple[tuple[str, ...], ...] = ()) -> str:
+    """The generated module with tables for the one-variable means and measured bounds."""
+    prepared = prepared_forms(maps, joint)
+    tables, errors = build_tables(prepared)
+    draft = _exec(module_source(maps, titles, header, joint, tables))
+    bounds = {}
+    for name, e in maps.items():
+        if e.closed_form:
+            continue
+        means = _top_means(prepared[name])
+        if means and all(gm in tables for gm in means):
+            own = [errors[gm] for gm in means]
+            bounds[name] = Bound(max([certify(e.expr, draft[name]), *own]), "vs mpmath")
+    return module_source(maps, titles, header, joint, tables, bounds)
+
+
+def accelerate(module: ModuleType) -> ModuleType:
+    """Replace the table helpers of a generated ``module`` by compiled loops
+    (:mod:`kernelalg.numeric.compiled.loops`, Numba; imported only here, so that importing
+    kernelalg does not load Numba)."""
+    if hasattr(module, "_table1"):
+        from kernelalg.numeric.compiled import loops
+
+        module._table1 = loops.table1
+    return module

@@ -1,0 +1,99 @@
+"""Compiled maps without a closed form: tables, their measured bounds, standalone modules, and
+deep kernels of fallback pairs against the independent layer-by-layer mpmath recursion.
+
+With a cold cache each pair's table is built once (about 10 s); CI uses sign with
+snntorch.fast_sigmoid (superspike(k=25), also used by other tests); the other pairs run with
+``--runslow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernelalg.codegen import tableruntime
+from kernelalg.numeric import layermaps
+from kernelalg.numeric.compiled import TARGET
+from kernelalg.numeric.kernels import Kernel
+from kernelalg.numeric.layermaps import generate_source, layer_maps
+from tests.witness import functions as F
+from tests.witness.deep import deep_kernels, witness_maps
+from tests.witness.gaussian import expectation
+
+JUMP_PAIRS = {"snntorch.fast_sigmoid": F.superspike(25.0), "norse.super": F.superspike(100.0),
+              "snntorch.sigmoid": F.logistic(25.0)}
+PSIS = ["snntorch.fast_sigmoid", *(pytest.param(p, marks=pytest.mark.slow) for p in ("norse.super", "snntorch.sigmoid"))]
+# hard corners: tiny and huge variances, unequal ones, |rho| up to 1 - 1e-9 (V = (ab - c^2)/a
+# from 1e-13 to 1e4)
+CORNERS = [(1.0, 1.0, 0.3), (1e-4, 1e-4, -0.7), (1e4, 1e4, 1 - 1e-9), (1e-4, 1e4, -(1 - 1e-9)),
+           (1e4, 1e-4, 0.95), (2.0, 0.5, 0.0)]
+X = np.array([[1.0, 0.0], [0.3, -2.0], [-0.5, 0.4]])  # unequal norms: I(x, y) != I(y, x)
+Y = np.array([[0.8, 0.6], [2.0, 1.0]])
+SW, SB = 1.3, 0.2
+
+
+@pytest.mark.parametrize("psi", PSIS)
+def test_jump_sg_is_tabulated_to_its_stated_bound(psi):
+    """sg = closed prefactor x tabulated 1-D mean: status names the table and its measured bound,
+    and the values match the conditioning witness (mpmath) at the hard corners."""
+    maps = layer_maps("sign", psi)
+    status, bound = maps.status("sg"), maps.error_bound("sg")
+    assert status.startswith("reduced integral, tabulated, max rel. error") and "vs mpmath" in status
+    assert bound is not None and bound <= TARGET
+    _, dsign = F.sign()
+    for a, b, rho in CORNERS:
+        c = rho * (a * b) ** 0.5
+        want = float(expectation(dsign, JUMP_PAIRS[psi], a, b, c))
+        assert float(maps.sg(a, b, c)) == pytest.approx(want, rel=max(bound, 1e-13) * 10)
+
+
+def test_standalone_module_needs_no_kernelalg_and_matches_the_library():
+    text = generate_source("sign", "snntorch.fast_sigmoid")
+    assert "kernelalg." not in "".join(line for line in text.splitlines() if "import" in line)
+    namespace: dict = {}
+    exec(compile(text, "<standalone>", "exec"), namespace)  # noqa: S102
+    assert "tabulated, max rel. error" in namespace["STATUS"]["sg"]
+    assert namespace["ERROR_BOUNDS"]["sg"] <= TARGET and namespace["ERROR_BOUNDS"]["nngp"] is None
+    assert "tabulated" in namespace["sg"].__doc__
+    maps = layer_maps("sign", "snntorch.fast_sigmoid")
+    a, b = np.array([1.0, 1e-4, 1e4, 3.0]), np.array([2.0, 1e4, 1e-4, 3.0])
+    c = np.array([0.5, -0.999999, 0.3, 1.0]) * np.sqrt(a * b)
+    # the library evaluates the same table by a compiled loop (when Numba is present): a few ulps
+    np.testing.assert_allclose(namespace["sg"](a, b, c), maps.sg(a, b, c), rtol=1e-14)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-200.0, 200.0), min_size=1, max_size=20))
+def test_numpy_and_compiled_table_helpers_agree(log2v):
+    """The NumPy helper of generated modules and the compiled one agree over the whole range
+    (including the power-law ends, 0 and infinity)."""
+    table = layer_maps("sign", "snntorch.fast_sigmoid").module._TABLE_0
+    v = np.concatenate([np.exp2(log2v), [0.0, np.inf, 5e-324]])
+    want = tableruntime._table1(table, v)
+    assert np.all(np.isfinite(want[:-2])) and np.all(want >= 0)
+    loops = pytest.importorskip("kernelalg.numeric.compiled.loops")  # needs numba
+    np.testing.assert_allclose(loops.table1(table, v), want, rtol=1e-14, atol=0)
+
+
+def test_cached_module_is_not_recompiled(monkeypatch):
+    """A cached module (with its tables and bounds) is loaded, not rebuilt or re-certified."""
+    layer_maps("sign", "snntorch.fast_sigmoid")
+    layermaps._compiled.cache_clear()
+
+    def fail(*args):
+        raise AssertionError("recompiled a cached module")
+
+    monkeypatch.setattr(layermaps, "module_text", fail)
+    assert layer_maps("sign", "snntorch.fast_sigmoid").error_bound("sg") <= TARGET
+
+
+@pytest.mark.parametrize("psi", PSIS)
+@pytest.mark.parametrize("depth", [2, pytest.param(3, marks=pytest.mark.slow)])
+def test_deep_kernels_of_fallback_pairs_against_the_mpmath_recursion(psi, depth):
+    kernel = Kernel("sign", psi, depth=depth, sigma_w=SW, sigma_b=SB)
+    S, I = deep_kernels(witness_maps(F.sign(), JUMP_PAIRS[psi]), X, Y, depth, SW, SB)
+    got = kernel(X, Y, outputs=("nngp", "sgntk"))
+    assert np.max(np.abs(got.nngp - S) / np.abs(S)) < 1e-10
+    assert np.max(np.abs(got.sgntk - I) / np.abs(I)) < 1e-10
