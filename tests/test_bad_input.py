@@ -1,6 +1,6 @@
 """Bad input, table by table: a specific exception in the library, one line and exit code 2 in the
 CLI, or the correct result; nothing hangs (size limits and the derivation budget).  Files, the
-cache and Dask have their own tables in test_files.py, test_cache.py and test_dask_adapter.py;
+cache and Dask have their own tables in test_files.py, test_cache.py and test_adapters_dask.py;
 benchmarks/hostile.py runs a larger set as a user would, process by process."""
 
 from __future__ import annotations

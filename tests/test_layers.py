@@ -1,6 +1,18 @@
-"""kernelalg.layers: kernels of conv/pool/residual networks, the finite networks they describe, blocking."""
+"""kernelalg.layers: kernels of conv/pool/residual networks, the finite networks they describe,
+blocking, hyperparameter gradients through the recursion against central differences, and the
+kernels against neural-tangents' analytic kernels (psi = phi').
+
+neural-tangents runs in its own Python (``$KERNELALG_NT_PYTHON`` or the peers' venv) in a
+subprocess, with float64; those tests skip when it is absent.  With psi = phi' the SG-NTK is the
+ordinary NTK, which neural-tangents computes.
+"""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernelalg import layers as L
-from kernelalg.errors import CovarianceError, InputError, NumericalError
+from kernelalg.errors import CovarianceError, DerivationError, InputError, NumericalError
 from kernelalg.numeric.kernels import Kernel
 
 SW, SB = 1.2, 0.3
@@ -51,7 +63,7 @@ def test_extreme_norms_in_the_general_recursion():
     """Norms 1e-150 and 1e150 (variances 1e-300, 1e300, beyond the float64 range of the generated
     code): the general pixel-pair recursion takes the maps from their closed forms in mpmath like
     the chain and agrees with Kernel, whose values are checked against the textbook recursion in
-    test_kernels (layers.mlp runs the chain: identical).  There, maps without a closed form,
+    test_numeric_kernels (layers.mlp runs the chain: identical).  There, maps without a closed form,
     overflowing variances and hyperparameter derivatives are NumericalErrors."""
     unit = np.array([[1.0, 0.0], [0.6, 0.8], [-0.28, 0.96]])
     for scale in (1e-150, 1e150):
@@ -231,3 +243,165 @@ def test_bad_layers_and_inputs():
         net.initialize((5, 5, 1), width=0)
     with pytest.raises(CovarianceError):  # an all-zero patch without bias: a unit of variance 0
         net(np.pad(images(0, 2, (3, 3, 1)), ((0, 0), (3, 0), (0, 0), (0, 0))))
+
+
+# --- kernel gradients through the recursion ------------------------------------------------
+
+def uniform_conv_net(phi, psi, sw, sb):
+    return L.serial(L.Conv((3, 3), sigma_w=sw, sigma_b=sb), L.Activation(phi, psi),
+                    L.Residual(L.Conv((3, 2), sigma_w=sw, sigma_b=sb), L.Activation(phi, psi),
+                               L.Conv((3, 3), sigma_w=sw, sigma_b=sb)),
+                    L.AvgPool((2, 2), (1, 1), "SAME"), L.Conv((2, 2), (2, 2), "VALID", sigma_w=sw, sigma_b=sb),
+                    L.Activation(phi, psi), L.Flatten(), L.Dense(out=1, sigma_w=sw, sigma_b=sb))
+
+
+def _images():
+    rng = np.random.default_rng(3)
+    X, Y = rng.normal(size=(3, 5, 4, 1)), rng.normal(size=(2, 5, 4, 1))
+    X[:2, :2] = 0  # zero patches: pixel pairs with a = b = c (degenerate, like the diagonal)
+    return X, Y
+
+
+CASES = [("sign", "gaussian", {"sigma_w": 1.3, "sigma_b": 0.4, "psi.sigma": 0.7}),
+         ("erf", None, {"sigma_w": 1.3, "sigma_b": 0.4}),
+         ("relu", None, {"sigma_w": 0.9, "sigma_b": 0.2})]
+
+
+def _net(phi, psi, values):
+    psi = None if psi is None else f"{psi}(sigma={values['psi.sigma']})"
+    return uniform_conv_net(phi, psi, values["sigma_w"], values["sigma_b"])
+
+
+@pytest.mark.parametrize("phi,psi,values", CASES, ids=[c[0] for c in CASES])
+def test_conv_gradients_against_central_differences(phi, psi, values):
+    X, Y = _images()
+    for other in (None, Y):
+        _, grads = _net(phi, psi, values).value_and_gradient(X, other, wrt=tuple(values))
+        for name in values:
+            h = 1e-5
+            up = _net(phi, psi, {**values, name: values[name] + h})(X, other, outputs=("nngp", "sgntk"))
+            down = _net(phi, psi, {**values, name: values[name] - h})(X, other, outputs=("nngp", "sgntk"))
+            for output in ("nngp", "sgntk"):
+                fd = (getattr(up, output) - getattr(down, output)) / (2 * h)
+                got = getattr(grads[name], output)
+                assert np.abs(got - fd).max() <= 1e-7 * max(np.abs(fd).max(), 1.0), (name, output)
+
+
+def test_mlp_gradient_with_a_reduced_integral_map():
+    X = np.random.default_rng(4).normal(size=(4, 3))
+    make = lambda sw, k: L.serial(L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),
+                                  L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),
+                                  L.Dense(sigma_w=sw, sigma_b=0.2))
+    _, grads = make(1.1, 5.0).value_and_gradient(X, wrt=("sigma_w", "psi.k"), outputs=("sgntk",))
+    h = 1e-5
+    for name, (up, down) in {"sigma_w": (make(1.1 + h, 5.0), make(1.1 - h, 5.0)),
+                             "psi.k": (make(1.1, 5.0 + h), make(1.1, 5.0 - h))}.items():
+        fd = (up(X, outputs=("sgntk",)).sgntk - down(X, outputs=("sgntk",)).sgntk) / (2 * h)
+        assert np.abs(grads[name].sgntk - fd).max() <= 1e-7 * np.abs(fd).max()
+
+
+def test_collinear_inputs_without_bias_have_no_derivative():
+    net = L.serial(L.Dense(), L.Activation("sign", "gaussian"), L.Dense())
+    with pytest.raises(DerivationError):
+        net.value_and_gradient(np.array([[1.0, 2.0], [2.0, 4.0]]), wrt=("sigma_w",))
+
+
+# --- against neural-tangents ---------------------------------------------------------------
+
+NT_PYTHON = Path(os.environ.get("KERNELALG_NT_PYTHON", Path.home() / ".cache/kernelalg-peers/ntenv/bin/python"))
+
+
+SCRIPT = Path(__file__).parent / "peers" / "nt_stax.py"
+
+
+ACTIVATIONS = {"erf": "erf", "relu": "relu"}
+
+
+ARCHITECTURES = {
+    "conv-erf-strides-gap": [["conv", [3, 3], [1, 1], "SAME", 1.3, 0.2], ["act", "erf"],
+                             ["conv", [3, 2], [2, 1], "VALID", 1.1, 0.1], ["act", "erf"], ["gap"], ["dense", 1.2, 0.3]],
+    "conv-relu-pool-flatten": [["conv", [3, 3], [1, 1], "SAME", 1.3, 0.2], ["act", "relu"],
+                               ["avgpool", [2, 2], [1, 2], "SAME"], ["conv", [2, 2], [1, 1], "VALID", 1.0, 0.0],
+                               ["act", "relu"], ["flatten"], ["dense", 1.2, 0.3]],
+    "residual": [["conv", [3, 3], [1, 1], "SAME", 1.3, 0.2],
+                 ["residual", [["act", "relu"], ["conv", [3, 3], [1, 1], "SAME", 1.1, 0.1]]],
+                 ["act", "erf"], ["avgpool", [2, 2], [2, 2], "VALID"], ["flatten"], ["dense", 1.2, 0.3]],
+    "conv1d": [["conv", [3], [1], "SAME", 1.3, 0.2], ["act", "erf"], ["conv", [2], [2], "VALID", 1.1, 0.1],
+               ["act", "relu"], ["gap"], ["dense", 1.2, 0.3]],
+    "spatial-output": [["conv", [2, 3], [1, 1], "SAME", 1.2, 0.1], ["act", "erf"], ["avgpool", [2, 2], [1, 1], "VALID"],
+                       ["conv", [2, 2], [1, 1], "SAME", 0.9, 0.4]],
+}
+
+
+def build(arch) -> L.Network:
+    layers = []
+    for kind, *args in arch:
+        if kind == "conv":
+            filter_shape, strides, padding, sw, sb = args
+            layers.append(L.Conv(tuple(filter_shape), tuple(strides), padding, sigma_w=sw, sigma_b=sb))
+        elif kind == "dense":
+            layers.append(L.Dense(sigma_w=args[0], sigma_b=args[1]))
+        elif kind == "act":
+            layers.append(L.Activation(ACTIVATIONS[args[0]]))
+        elif kind == "avgpool":
+            layers.append(L.AvgPool(tuple(args[0]), tuple(args[1]), args[2]))
+        elif kind == "gap":
+            layers.append(L.GlobalAvgPool())
+        elif kind == "flatten":
+            layers.append(L.Flatten())
+        elif kind == "residual":
+            layers.append(L.Residual(*build(args[0]).layers))
+    return L.serial(*layers)
+
+
+def _inputs(name):
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    shape = (7, 2) if name == "conv1d" else (6, 5, 2)
+    return rng.normal(size=(3, *shape)), rng.normal(size=(2, *shape))
+
+
+def _interleaved(k: np.ndarray, nd: int) -> np.ndarray:
+    """Our (N, M, *p, *q) layout in neural-tangents' (N, M, p1, q1, p2, q2, ...)."""
+    order = [0, 1] + [i for d in range(nd) for i in (2 + d, 2 + nd + d)]
+    return k.transpose(order)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    if not NT_PYTHON.exists():
+        pytest.skip(f"neural-tangents' Python not found at {NT_PYTHON}")
+    jobs, keys = [], []
+    for name, arch in ARCHITECTURES.items():
+        X, Y = _inputs(name)
+        for pair, (x1, x2) in {"cross": (X, Y), "self": (X, None)}.items():
+            jobs.append({"arch": arch, "x1": x1.tolist(), "x2": None if x2 is None else x2.tolist()})
+            keys.append((name, pair))
+    run = subprocess.run([str(NT_PYTHON), str(SCRIPT)], input=json.dumps({"jobs": jobs}), capture_output=True,
+                         text=True, timeout=900, check=False)
+    if run.returncode != 0:
+        pytest.skip(f"neural-tangents failed to run: {run.stderr.strip().splitlines()[-1:]}")
+    results = json.loads(run.stdout)["results"]
+    return {key: (np.array(r["nngp"]), np.array(r["ntk"])) for key, r in zip(keys, results)}
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_kernels_equal_neural_tangents(reference, name):
+    net = build(ARCHITECTURES[name])
+    X, Y = _inputs(name)
+    for pair, (x1, x2) in {"cross": (X, Y), "self": (X, None)}.items():
+        got = net(x1, x2, outputs=("nngp", "sgntk"))
+        # on the diagonal of a self kernel (same input, same pixel), neural-tangents evaluates
+        # relu's derivative map arccos(c / sqrt(ab)) at a correlation rounded off 1 (it computes
+        # variances and covariances apart), an error of ~1e-9 from the square-root singularity;
+        # ours is exact there (c = a = b bit for bit)
+        diagonal = np.zeros(got.nngp.shape, dtype=bool)
+        if pair == "self":
+            n, pixels = len(x1), int(np.prod(got.nngp.shape[2:2 + (got.nngp.ndim - 2) // 2]))
+            flat = diagonal.reshape(n, n, pixels, pixels)
+            flat[np.arange(n)[:, None], np.arange(n)[:, None], np.arange(pixels), np.arange(pixels)] = True
+        out_nd = (got.nngp.ndim - 2) // 2
+        nngp, ntk, diagonal = (_interleaved(v, out_nd) for v in (got.nngp, got.sgntk, diagonal))
+        want_nngp, want_ntk = reference[(name, pair)]
+        assert np.abs(nngp - want_nngp).max() <= 1e-10 * np.abs(want_nngp).max()
+        assert np.abs(ntk - want_ntk)[~diagonal].max() <= 1e-10 * np.abs(want_ntk).max()
+        assert np.abs(ntk - want_ntk).max() <= 1e-8 * np.abs(want_ntk).max()

@@ -1,16 +1,15 @@
-"""Data sets (Yin-Yang definition, IDX reader) and optimisers."""
+"""kernelalg.datasets: the Yin-Yang definition, the IDX reader and MNIST, stratified splits."""
 
 from __future__ import annotations
 
 import gzip
-import struct
 
 import numpy as np
 import pytest
 
 from kernelalg.datasets import load_idx, mnist, yinyang, yinyang_class
 from kernelalg.errors import InputError
-from kernelalg.optim import SGD, AdaBelief, Adam, clip_by_norm
+from tests.helpers import idx_bytes
 
 
 def test_yinyang_geometry_and_balance():
@@ -31,14 +30,10 @@ def test_yinyang_known_points():
     assert np.array_equal(yinyang(50, seed=3).X, yinyang(50, seed=3).X)
 
 
-def _idx(shape, data: bytes, code=0x08) -> bytes:
-    return bytes([0, 0, code, len(shape)]) + b"".join(struct.pack(">I", s) for s in shape) + data
-
-
 def test_idx_and_mnist_loader(tmp_path):
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(_idx((2, 28, 28), images.tobytes()))
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx((2,), bytes([3, 7]))))
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx_bytes((2, 28, 28), images.tobytes()))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes((2,), bytes([3, 7]))))
     np.testing.assert_array_equal(load_idx(tmp_path / "t10k-images-idx3-ubyte"), images)
     data = mnist(tmp_path, "test")
     assert data.X.shape == (2, 784) and list(data.y) == [3, 7]
@@ -48,23 +43,6 @@ def test_idx_and_mnist_loader(tmp_path):
         load_idx(tmp_path / "bad")
     with pytest.raises(InputError):
         mnist(tmp_path, "train")
-
-
-@pytest.mark.parametrize("opt", [SGD(0.1), Adam(0.05), AdaBelief(0.05), SGD(0.1, decay=0.999, clip=1.0)])
-def test_optimisers_minimise_a_quadratic(opt):
-    target = np.array([1.0, -2.0, 3.0])
-    params = [np.zeros(3)]
-    state = opt.init(params)
-    for _ in range(500):
-        params, state = opt.step(params, [2 * (params[0] - target)], state)
-    np.testing.assert_allclose(params[0], target, atol=1e-2)
-
-
-def test_clip_by_norm():
-    grads = clip_by_norm([np.array([3.0, 4.0])], 1.0)
-    assert np.linalg.norm(grads[0]) == pytest.approx(1.0)
-    with pytest.raises(FloatingPointError):
-        clip_by_norm([np.array([np.nan])], 1.0)
 
 
 def test_stratified_split():

@@ -1,17 +1,10 @@
-"""Derivations under a time budget in a worker process (kernelalg.symbolic.worker) and SymPy
-integrals under a time limit in forked children (kernelalg.symbolic.timelimit): no signals, any
+"""kernelalg.symbolic.worker: derivations under a time budget in a worker process: no signals, any
 thread, a clear error when the budget runs out."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +13,6 @@ from kernelalg.symbolic.derive import derive, expectation
 from kernelalg.symbolic.worker import Budget
 
 SLOW = "exp(exp(exp(exp(exp(x)))))"  # SymPy runs for hours on this one
-ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 def test_budget_exceeded_is_a_clear_error_and_the_next_derivation_works():
@@ -75,36 +67,3 @@ def test_default_budget_and_setting(monkeypatch):
     assert Budget.of().seconds == 600
     monkeypatch.setenv("KERNELALG_DERIVE_SECONDS", "42")
     assert Budget.of().seconds == 42 and Budget.of(3).seconds == 3
-
-
-LIMITED = textwrap.dedent("""
-    import json, threading, time
-    from kernelalg.symbolic.timelimit import TimeLimitExceeded, can_limit, limited, recording
-
-    def fail():
-        raise ValueError("inside")
-
-    out = {"single_threaded": can_limit(), "value": limited(pow, (2, 10), 5)}
-    try:
-        limited(fail, (), 5)
-    except ValueError as exc:
-        out["error"] = str(exc)
-    with recording() as hits:
-        try:
-            limited(time.sleep, (30,), 0.5)
-        except TimeLimitExceeded:
-            out["stopped"] = True
-    out["hits"] = hits
-    threading.Thread(target=time.sleep, args=(2,), daemon=True).start()
-    out["threaded_can_limit"] = can_limit()
-    out["threaded_value"] = limited(pow, (3, 3), 5)  # runs in this process, without a limit
-    print(json.dumps(out))
-""")
-
-
-def test_time_limited_calls_in_a_forked_child():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
-    out = json.loads(subprocess.run([sys.executable, "-c", LIMITED], capture_output=True, text=True, env=env,
-                                    check=True, timeout=120).stdout)
-    assert out == {"single_threaded": True, "value": 1024, "error": "inside", "stopped": True, "hits": [0.5],
-                   "threaded_can_limit": False, "threaded_value": 27}

@@ -77,3 +77,11 @@ def test_an_infinite_train_kernel_names_its_cause(setup):
     _, X, Y, T = setup
     with pytest.raises(SingularKernelError, match="infinite.*surrogate"):
         predict(Kernel("sign", None), X, Y, T)
+
+
+def test_gp_mean_interpolates_training_targets():
+    X = circle(15)
+    Y = np.cos(3 * np.arctan2(X[:, 1], X[:, 0]))
+    gp = predict(Kernel("sign", "gaussian", depth=2, sigma_b=0.1), X, Y, X)
+    assert np.allclose(gp.mean[:, 0], Y, atol=1e-9)
+    assert np.allclose(gp.std, 0, atol=1e-5)

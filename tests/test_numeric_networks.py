@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from kernelalg.errors import InputError
-from kernelalg.numeric.inference import predict
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.networks import Network
 from kernelalg.numeric.pointwise import Pointwise
@@ -85,14 +84,6 @@ def test_sgl_training_reduces_the_loss_and_is_reproducible():
     again, loss2 = net.train(net.init(3, seed=7), X, Y, steps=300, lr=0.05)
     assert np.array_equal(loss, loss2) and np.array_equal(trained[0][0], again[0][0])
     assert not np.array_equal(params[0][0], trained[0][0])  # the initial parameters are untouched copies
-
-
-def test_gp_mean_interpolates_training_targets():
-    X = circle(15)
-    Y = np.cos(3 * np.arctan2(X[:, 1], X[:, 0]))
-    gp = predict(Kernel("sign", "gaussian", depth=2, sigma_b=0.1), X, Y, X)
-    assert np.allclose(gp.mean[:, 0], Y, atol=1e-9)
-    assert np.allclose(gp.std, 0, atol=1e-5)
 
 
 def test_bad_network_input():

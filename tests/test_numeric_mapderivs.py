@@ -1,5 +1,5 @@
-"""Hyperparameter derivatives: derived map derivatives against textbook formulas differentiated by
-mpmath, and kernel gradients through the recursion against central differences."""
+"""kernelalg.numeric.mapderivs: derived map derivatives against textbook formulas differentiated by
+mpmath, and against the conditioning witness where the map is a reduced integral."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from kernelalg import layers as L
-from kernelalg.errors import DerivationError
 from kernelalg.numeric.mapderivs import map_derivatives
 from tests.witness import functions as F
 from tests.witness.gaussian import expectation
@@ -46,6 +44,8 @@ TEXTBOOK = {
     ("erf", None): lambda name, a, b, c: _erf(a, b, c, name),
     ("relu", None): lambda name, a, b, c: _relu(a, b, c, name),
 }
+
+
 POINTS = [(1.3, 0.7, -0.4), (0.2, 3.0, 0.7), (2.0, 0.5, 0.99)]
 
 
@@ -95,64 +95,3 @@ def test_surrogate_width_derivative_of_sg():
     got = derivatives.sg_parameter("sigma")(a, b, c)
     want = mp.diff(lambda s: _sign_gaussian(s)("sg", mp.mpf(a), mp.mpf(b), mp.mpf(c)), mp.mpf("0.5"))
     assert abs(float(got) - float(want)) <= 1e-12 * abs(float(want))
-
-
-# --- kernel gradients through the recursion ------------------------------------------------
-
-def conv_net(phi, psi, sw, sb):
-    return L.serial(L.Conv((3, 3), sigma_w=sw, sigma_b=sb), L.Activation(phi, psi),
-                    L.Residual(L.Conv((3, 2), sigma_w=sw, sigma_b=sb), L.Activation(phi, psi),
-                               L.Conv((3, 3), sigma_w=sw, sigma_b=sb)),
-                    L.AvgPool((2, 2), (1, 1), "SAME"), L.Conv((2, 2), (2, 2), "VALID", sigma_w=sw, sigma_b=sb),
-                    L.Activation(phi, psi), L.Flatten(), L.Dense(out=1, sigma_w=sw, sigma_b=sb))
-
-
-def _images():
-    rng = np.random.default_rng(3)
-    X, Y = rng.normal(size=(3, 5, 4, 1)), rng.normal(size=(2, 5, 4, 1))
-    X[:2, :2] = 0  # zero patches: pixel pairs with a = b = c (degenerate, like the diagonal)
-    return X, Y
-
-
-CASES = [("sign", "gaussian", {"sigma_w": 1.3, "sigma_b": 0.4, "psi.sigma": 0.7}),
-         ("erf", None, {"sigma_w": 1.3, "sigma_b": 0.4}),
-         ("relu", None, {"sigma_w": 0.9, "sigma_b": 0.2})]
-
-
-def _net(phi, psi, values):
-    psi = None if psi is None else f"{psi}(sigma={values['psi.sigma']})"
-    return conv_net(phi, psi, values["sigma_w"], values["sigma_b"])
-
-
-@pytest.mark.parametrize("phi,psi,values", CASES, ids=[c[0] for c in CASES])
-def test_conv_gradients_against_central_differences(phi, psi, values):
-    X, Y = _images()
-    for other in (None, Y):
-        _, grads = _net(phi, psi, values).value_and_gradient(X, other, wrt=tuple(values))
-        for name in values:
-            h = 1e-5
-            up = _net(phi, psi, {**values, name: values[name] + h})(X, other, outputs=("nngp", "sgntk"))
-            down = _net(phi, psi, {**values, name: values[name] - h})(X, other, outputs=("nngp", "sgntk"))
-            for output in ("nngp", "sgntk"):
-                fd = (getattr(up, output) - getattr(down, output)) / (2 * h)
-                got = getattr(grads[name], output)
-                assert np.abs(got - fd).max() <= 1e-7 * max(np.abs(fd).max(), 1.0), (name, output)
-
-
-def test_mlp_gradient_with_a_reduced_integral_map():
-    X = np.random.default_rng(4).normal(size=(4, 3))
-    make = lambda sw, k: L.serial(L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),
-                                  L.Dense(sigma_w=sw, sigma_b=0.2), L.Activation("sign", f"superspike(k={k})"),
-                                  L.Dense(sigma_w=sw, sigma_b=0.2))
-    _, grads = make(1.1, 5.0).value_and_gradient(X, wrt=("sigma_w", "psi.k"), outputs=("sgntk",))
-    h = 1e-5
-    for name, (up, down) in {"sigma_w": (make(1.1 + h, 5.0), make(1.1 - h, 5.0)),
-                             "psi.k": (make(1.1, 5.0 + h), make(1.1, 5.0 - h))}.items():
-        fd = (up(X, outputs=("sgntk",)).sgntk - down(X, outputs=("sgntk",)).sgntk) / (2 * h)
-        assert np.abs(grads[name].sgntk - fd).max() <= 1e-7 * np.abs(fd).max()
-
-
-def test_collinear_inputs_without_bias_have_no_derivative():
-    net = L.serial(L.Dense(), L.Activation("sign", "gaussian"), L.Dense())
-    with pytest.raises(DerivationError):
-        net.value_and_gradient(np.array([[1.0, 2.0], [2.0, 4.0]]), wrt=("sigma_w",))

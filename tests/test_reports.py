@@ -1,4 +1,4 @@
-"""Derivation reports and comparison plots."""
+"""kernelalg.reports: derivation reports (Markdown, LaTeX)."""
 
 from __future__ import annotations
 
@@ -25,10 +25,3 @@ def test_report_has_functions_routes_formulas_and_verification(tmp_path, suffix,
 
 def test_report_rejects_unknown_format(tmp_path, capsys):
     assert main(["derive", "--phi", "sign", "--report", str(tmp_path / "r.html")]) == 2
-
-
-def test_plot_writes_a_figure(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
-    path = tmp_path / "cmp.png"
-    assert main(["plot", "--pair", "sign:gaussian", "--pair", "erf(m=2):atan", "-o", str(path)]) == 0
-    assert path.stat().st_size > 10_000
