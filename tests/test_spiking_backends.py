@@ -16,7 +16,7 @@ from kernelalg.spiking.backend import ENVIRONMENT, resolve
 from kernelalg.spiking.backward import backward
 from kernelalg.spiking.models import LIF, QIF, Neuron, Theta
 from kernelalg.spiking.outputs import output_times, output_vjp, rate_inputs, rate_inputs_vjp
-from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.simulate import setup, simulate, simulate_setup
 
 MODELS = {"qif": QIF(), "theta": Theta(tau=6 / np.pi), "lif": LIF()}
 TOL = 1e-13
@@ -127,6 +127,26 @@ def test_traces_are_interchangeable_between_backends(name):
     a, b = (backward(model, trace, W_in, W_net, dL_dt, backend=be) for be in ("numpy", "numba"))
     for what in ("W_in", "W_net", "t_in", "x0"):
         agree(getattr(a, what), getattr(b, what), what)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_updated_problem_simulates_as_a_new_one(backend):
+    """``Setup.with_inputs`` (a training loop's update between trials) gives the trace of a new
+    ``simulate`` call with the new input weights and times, tied input times included (taken
+    in the caller's order by both backends), and checks the new values."""
+    model, W_in, W_net, x0, times, sources, T = network("qif", 5, False)
+    problem = setup(model, W_in, W_net, x0, times, sources, T)
+    rng = np.random.default_rng(2)
+    W_new, t_new = W_in * rng.uniform(0.5, 1.5, W_in.shape), rng.uniform(0, T, times.shape)
+    t_new[:, 3] = t_new[:, 1]
+    updated = simulate_setup(model, problem.with_inputs(W_new, t_new), 200, backend=backend)
+    fresh = simulate(model, W_new, W_net, x0, t_new, sources, T, max_events=200, backend="numpy")
+    for field in ("t", "index", "is_input", "x", "x_end", "input_slot", "imminent", "dt", "dx_end"):
+        agree(getattr(fresh, field), getattr(updated, field), field)
+    assert not np.array_equal(fresh.t, simulate_setup(model, problem, 200, backend=backend).t)  # inputs changed
+    for bad in ((W_new[:, :2], t_new), (W_new, t_new[:1]), (W_new * np.nan, t_new), (W_new, t_new - np.inf)):
+        with pytest.raises(InputError):
+            problem.with_inputs(*bad)
 
 
 def test_backend_selection(monkeypatch):

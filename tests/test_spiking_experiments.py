@@ -4,6 +4,7 @@ single-neuron run (3000 trials, about 30 s) behind the slow marker."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,6 +41,25 @@ def test_single_neuron_reaches_the_targets():
     assert run.loss[-1] < 1e-10
     assert np.max(np.abs(np.array(run.t_out[-1]) - spiking_single.TARGETS)) < 1e-5
     assert run.pseudo[-1] == [False, False]
+    committed = json.loads(COMMITTED_SINGLE.read_text())
+    for key in ("t_out", "final_weights", "final_times", "loss_curve"):
+        np.testing.assert_allclose(run.as_dict()[key], committed[key], rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+COMMITTED_SINGLE = Path(__file__).resolve().parent.parent / "derivations" / "figures" / "single.json"
+
+
+def test_single_neuron_run_reproduces_the_committed_run():
+    """The first trials of the run (its problem checked once, then updated per trial) equal
+    the committed 3000-trial run, and each trial equals the public ``loss_and_grad`` at that
+    trial's weights and times."""
+    run = spiking_single.run(trials=200, show_progress=False)
+    committed = json.loads(COMMITTED_SINGLE.read_text())
+    np.testing.assert_allclose(run.loss, committed["loss_curve"][:201], rtol=1e-12)
+    assert run.pseudo[0] == committed["initial_pseudo"] and run.t_out[0] == committed["initial_t_out"]
+    for k in (0, 57, 200):
+        loss, _, _, out, pseudo = spiking_single.loss_and_grad(np.array(run.weights[k]), np.array(run.times[k]))
+        assert (loss, out.tolist(), pseudo.tolist()) == (run.loss[k], run.t_out[k], run.pseudo[k])
 
 
 def test_cli_single_quick_json(tmp_path, capsys):
