@@ -3,7 +3,7 @@
 Each workload is a full learning step (simulation, pseudospike outputs, exact gradient):
 
 1. the single-neuron experiment (one QIF neuron, 22 inputs, T = 10; forward-mode gradients
-   and the SGD update): seconds per trial over the first trials of its training loop;
+   and the SGD update): seconds per trial over the first trials of its run;
 2. the recurrent experiment (10 QIF neurons, Poisson inputs of weight +-5, T = 10; reverse
    mode and the AdaBelief update): seconds per trial over the first trials of its training loop;
 3. one forward + gradient pass of the deep experiment's 784-100-100-10 theta network on a batch
@@ -22,7 +22,7 @@ times measured on this machine for the JAX implementation (float64, compile excl
 The machine load (``uptime``) is printed first: on a shared machine wall times grow, CPU
 times much less.
 
-    python benchmarks/bench_spiking.py [--trials 200] [--json]
+    python benchmarks/bench_spiking.py [--trials 200] [--cases single rnn ...] [--json]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import numpy as np
 from kernelalg import datasets
 from kernelalg.errors import InputError
 from kernelalg.experiments import spiking_deep, spiking_rnn, spiking_single
-from kernelalg.optim import SGD, AdaBelief
+from kernelalg.optim import AdaBelief
 
 REFERENCE = {"single": 0.38e-3, "rnn": 15.5e-3, "deep-mnist": 0.92, "deep-dense": 0.92}
 CASES = {"single": "single QIF neuron, one trial", "rnn": "recurrent QIF network (N = 10), one trial",
@@ -84,14 +84,8 @@ def activity(kind: str) -> dict:
 
 
 def single_trials(n: int, backend: str) -> None:
-    """n trials of the single-neuron experiment's loop (gradient, SGD step, clipping)."""
-    opt = SGD(0.1, clip_value=0.02)
-    w, t = np.zeros(2), np.array([1.0, 9.0])
-    state = opt.init([w, t])
-    for _ in range(n):
-        _, gw, gt, _, _ = spiking_single.loss_and_grad(w, t, backend=backend)
-        (w, t), state = opt.step([w, t], [gw, gt], state)
-        t = np.clip(t, 0.0, spiking_single.T)
+    """The first n trials of the single-neuron experiment's run (gradient, SGD step, clipping)."""
+    spiking_single.run(n - 1, show_progress=False, backend=backend)
 
 
 def rnn_trials(n: int, backend: str) -> None:
@@ -125,11 +119,14 @@ def measure(case: str, backend: str, trials: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200, help="trials timed per experiment (compiled backend)")
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
+                        help="the workloads to time (default: all)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     load = os.getloadavg()
     rows = []
-    for case, title in CASES.items():
+    for case in args.cases:
+        title = CASES[case]
         compiled, spec = measure(case, "numba", args.trials), measure(case, "numpy", args.trials)
         rows.append({"case": title, "compiled": compiled, "numpy": spec, "reference_s": REFERENCE[case],
                      "compiled_over_reference": compiled["cpu_s"] / REFERENCE[case],

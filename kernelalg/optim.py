@@ -43,7 +43,7 @@ class SGD:
         lr = self.lr * self.decay**t
         grads = clip_by_norm(grads, self.clip)
         if self.clip_value is not None:
-            grads = [np.clip(g, -self.clip_value, self.clip_value) for g in grads]
+            grads = [g.clip(-self.clip_value, self.clip_value) for g in grads]
         return [p - lr * g for p, g in zip(params, grads)], (t + 1,)
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from kernelalg.errors import InputError, SimulationError
 from kernelalg.spiking.models import QIF, Theta
-from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.simulate import setup, simulate, simulate_setup
+from tests.helpers import agree, network
 
 
 def test_event_budget_exhaustion_is_an_error():
@@ -48,3 +49,23 @@ def test_event_budget_exhaustion_is_an_error_in_both_backends():
         with pytest.raises(SimulationError, match="max_events=3"):
             simulate(QIF(), [[20.0]], [[0.0]], QIF().initial(np.zeros(1)), [[0.1, 0.2, 0.3]], [[0, 0, 0]], 10.0,
                      max_events=3, backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_updated_problem_simulates_as_a_new_one(backend):
+    """``Setup.with_inputs`` (a training loop's update between trials) gives the trace of a new
+    ``simulate`` call with the new input weights and times, tied input times included (taken
+    in the caller's order by both backends), and checks the new values."""
+    model, W_in, W_net, x0, times, sources, T = network("qif", 5, False)
+    problem = setup(model, W_in, W_net, x0, times, sources, T)
+    rng = np.random.default_rng(2)
+    W_new, t_new = W_in * rng.uniform(0.5, 1.5, W_in.shape), rng.uniform(0, T, times.shape)
+    t_new[:, 3] = t_new[:, 1]
+    updated = simulate_setup(model, problem.with_inputs(W_new, t_new), 200, backend=backend)
+    fresh = simulate(model, W_new, W_net, x0, t_new, sources, T, max_events=200, backend="numpy")
+    for field in ("t", "index", "is_input", "x", "x_end", "input_slot", "imminent", "dt", "dx_end"):
+        agree(getattr(fresh, field), getattr(updated, field), field)
+    assert not np.array_equal(fresh.t, simulate_setup(model, problem, 200, backend=backend).t)  # inputs changed
+    for bad in ((W_new[:, :2], t_new), (W_new, t_new[:1]), (W_new * np.nan, t_new), (W_new, t_new - np.inf)):
+        with pytest.raises(InputError):
+            problem.with_inputs(*bad)

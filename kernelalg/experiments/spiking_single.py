@@ -17,9 +17,10 @@ import numpy as np
 
 from kernelalg.optim import SGD
 from kernelalg.progress import progress
+from kernelalg.spiking.backend import resolve
 from kernelalg.spiking.models import QIF
 from kernelalg.spiking.outputs import output_times
-from kernelalg.spiking.simulate import simulate
+from kernelalg.spiking.simulate import Setup, setup, simulate_setup
 
 FIXED_TIMES = (0.3262, 2.7064, 6.8992, 6.7276, 1.7837, 2.1110, 6.9700, 0.9150, 7.3435, 7.3123, 3.2551, 3.0177,
                4.3184, 9.0850, 5.6802, 8.8570, 6.6102, 1.0279, 2.4085, 3.4553)
@@ -45,35 +46,52 @@ class SingleRun:
                 "final_weights": self.weights[-1], "final_times": self.times[-1], "loss_curve": self.loss}
 
 
+def make_problem(w: np.ndarray, t: np.ndarray, model: QIF = MODEL) -> Setup:
+    """The checked simulation problem with trainable weights ``w`` and times ``t``."""
+    return setup(model, _weights(w), [[0.0]], np.zeros((2, 1)), _times(t), np.arange(22)[None], T)
+
+
+def _weights(w: np.ndarray) -> np.ndarray:
+    return np.concatenate([FIXED_WEIGHTS, w])[None]
+
+
+def _times(t: np.ndarray) -> np.ndarray:
+    return np.concatenate([FIXED_TIMES, t])[None]
+
+
 def loss_and_grad(w: np.ndarray, t: np.ndarray, model: QIF = MODEL, backend: str | None = None):
     """Loss, dL/dw, dL/dt_in of the two trainable inputs, output times and pseudo flags."""
-    weights = np.concatenate([FIXED_WEIGHTS, w])[None]
-    times = np.concatenate([FIXED_TIMES, t])[None]
-    trace = simulate(model, weights, [[0.0]], np.zeros((2, 1)), times, np.arange(22)[None], T, max_events=60,
-                     backend=backend)
+    return _loss_and_grad(make_problem(w, t, model), model, resolve(backend))
+
+
+def _loss_and_grad(problem: Setup, model: QIF, backend: str):
+    """:func:`loss_and_grad` of a checked problem."""
+    trace = simulate_setup(model, problem, max_events=60, backend=backend)
     out, grads, pseudo = output_times(model, trace, 0, 2)
-    residual = out[0] - np.asarray(TARGETS)
-    loss = float(np.mean(residual**2))
+    residual = out[0] - TARGETS
+    loss = float(np.add.reduce(residual**2)) / residual.size  # the mean
     dL = (2 / residual.size) * residual @ grads[0]
-    parts = trace.layout.split(dL)
-    return loss, parts["W_in"][0, 20:], parts["t_in"][20:], out[0], pseudo[0]
+    layout = trace.layout
+    return loss, layout.part(dL, "W_in")[0, 20:], layout.part(dL, "t_in")[20:], out[0], pseudo[0]
 
 
 def run(trials: int = 3000, lr: float = 0.1, clip: float = 0.02, show_progress: bool = True,
         backend: str | None = None) -> SingleRun:
+    """SGD on the trainable inputs; the problem is checked once, then updated per trial."""
     opt = SGD(lr, clip_value=clip)
     w, t = np.zeros(2), np.array([1.0, 9.0])
     state = opt.init([w, t])
+    checked, backend = make_problem(w, t), resolve(backend)
     result = SingleRun(trials)
     for _ in progress(range(trials + 1), desc="single neuron", enabled=show_progress):
-        loss, gw, gt, out, pseudo = loss_and_grad(w, t, backend=backend)
+        loss, gw, gt, out, pseudo = _loss_and_grad(checked.with_inputs(_weights(w), _times(t)), MODEL, backend)
         result.loss.append(loss)
         result.t_out.append(out.tolist())
         result.pseudo.append(pseudo.tolist())
         result.weights.append(w.tolist())
         result.times.append(t.tolist())
         (w, t), state = opt.step([w, t], [gw, gt], state)
-        t = np.clip(t, 0.0, T)
+        t = t.clip(0.0, T)
     result.trials = trials
     return result
 

@@ -82,10 +82,10 @@ def simulate(model, problem: Setup, K: int, gradients: bool) -> Trace:
     offsets = tuple(layout.offsets.values())  # W_in, W_net, t_in, x0
     imminent = model.spike_tolerance > 0
     shapes = ((), (), (), (), (D, N), (P,), (N,) if imminent else (0,))
-    events = _scratch(K * B, shapes)
+    events = _records(K * B, shapes, reuse=B > 1)
     failed = specialise(type(model)).simulate_batch(
-        model.params, float(model.spike_tolerance), problem.W_in, problem.W_net, problem.x0, problem.t_in,
-        problem.src, problem.slot, problem.T, K, P, offsets, x_end, dx_end, counts, *events)
+        model.params, float(model.spike_tolerance), problem.W_in, problem.W_net, problem.x0, problem.times,
+        problem.sources, problem.T, K, P, offsets, x_end, dx_end, counts, *events)
     if failed:
         raise exhausted(K, failed, B)
     t, index, is_input, slot, x, dt, *imm = _by_trial(
@@ -98,12 +98,17 @@ _local = threading.local()
 _RECORD_TYPES = (float, np.int64, bool, np.int64, float, float, bool)
 
 
-def _scratch(events: int, shapes) -> list[np.ndarray]:
-    """Reusable work arrays of this thread for the records of ``events`` events (times, indices,
-    input flags, input slots, states, tangents, imminent flags; per event of the given shapes).
-    The records are written there first: memory that is already mapped costs no page faults."""
-    buffers = _local.__dict__.setdefault("buffers", [np.empty(0, dtype) for dtype in _RECORD_TYPES])
+def _records(events: int, shapes, reuse: bool) -> list[np.ndarray]:
+    """Arrays for the records of ``events`` events (times, indices, input flags, input slots,
+    states, tangents, imminent flags; per event of the given shapes): new ones, or with
+    ``reuse`` this thread's work arrays, where memory that is already mapped costs no page
+    faults (for batches, whose records are then copied trial by trial)."""
     sizes = [events * math.prod(shape) for shape in shapes]
+    if not reuse:
+        return [np.empty(size, dtype) for size, dtype in zip(sizes, _RECORD_TYPES)]
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None:
+        buffers = _local.buffers = [np.empty(0, dtype) for dtype in _RECORD_TYPES]
     for i, size in enumerate(sizes):
         if buffers[i].size < size:
             buffers[i] = np.empty(size, _RECORD_TYPES[i])
@@ -111,11 +116,11 @@ def _scratch(events: int, shapes) -> list[np.ndarray]:
 
 
 def _by_trial(counts, events, fills, shapes):
-    """Event records listed trial after trial as new arrays (B, K, ...) with K the most events
-    of a trial, padded with ``fills``."""
+    """Event records listed trial after trial as arrays (B, K, ...) with K the most events of a
+    trial, padded with ``fills``; for one trial, views of its (new) records."""
     if len(counts) == 1:
         K = int(counts[0])
-        return [values[:K * math.prod(shape)].reshape(1, K, *shape).copy() for values, shape in zip(events, shapes)]
+        return [values[:K * math.prod(shape)].reshape(1, K, *shape) for values, shape in zip(events, shapes)]
     B, K = len(counts), int(counts.max())
     ends = np.cumsum(counts).tolist()
     starts = [0, *ends[:-1]]
@@ -196,4 +201,6 @@ def _imminent(trace: Trace) -> np.ndarray:
 
 
 def _per_neuron(values, B: int, N: int) -> np.ndarray:
-    return np.ascontiguousarray(np.broadcast_to(np.asarray(values, float), (B, N)))
+    array = np.empty((B, N))
+    array[...] = values
+    return array

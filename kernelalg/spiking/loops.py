@@ -16,9 +16,11 @@ k_time_to_spike = k_flow = k_flow_onto_spike = k_receive = k_reset = k_pseudospi
 D = 0  # the model's number of state components (a compile-time constant)
 
 
-def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x_end, dx_end, counts,
+def simulate_batch(p, tol, W_in, W_net, x0, times, sources, T, K, P, offsets, x_end, dx_end, counts,
                    ev_t, ev_i, ev_in, ev_slot, ev_x, ev_dt, ev_imm):
-    """Simulate every trial b of the batch (at most K events each).  The records of all events
+    """Simulate every trial b of the batch (at most K events each) with the input spikes at
+    ``times[b]`` from ``sources[b]``, taken in time order (a stable sort, as
+    :func:`kernelalg.spiking.simulate.sorted_inputs`).  The records of all events
     go trial after trial (trial b has ``counts[b]`` of them) into the ``ev_*`` arrays, room for
     K B events: times, indices, input flags, input slots, states (D N values each), time
     tangents (P each) and, if ``ev_imm`` is not empty, the imminent flags (N each).
@@ -26,7 +28,10 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
     (P = 0: no tangents); the states and tangents at T go into x_end and dx_end.  Returns the
     number of trials that did not reach T."""
     B, _, N = x0.shape
+    S = times.shape[1]
     record_imminent = ev_imm.size > 0
+    t_in, src, slot = np.empty(S + 1), np.empty(S + 1, np.int64), np.empty(S + 1, np.int64)
+    t_in[S], src[S], slot[S] = np.inf, 0, 0
     x, y, z = np.empty((D, N)), np.empty((D, N)), np.empty((D, N))
     J, R = np.empty((D, D, N)), np.empty((D, D, N))
     F, Rw, g = np.empty((D, N)), np.empty((D, N)), np.empty((D, N))
@@ -37,6 +42,9 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
     used = 0
     failed = 0
     for b in range(B):
+        slot[:S] = np.argsort(times[b], kind="mergesort")
+        for i in range(S):
+            t_in[i], src[i] = times[b, slot[i]], sources[b, slot[i]]
         dx.fill(0.0)
         for d in range(D):
             for n in range(N):
@@ -54,7 +62,7 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
             for n in range(1, N):
                 if tnext[n] < tnext[j]:
                     j = n
-            t_net, t_inp = tnext[j], t_in[b, count]
+            t_net, t_inp = tnext[j], t_in[count]
             is_input = t_inp < t_net
             t_ev = t_inp if is_input else t_net
             in_trial = t_ev < T
@@ -64,7 +72,7 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
                 for q in range(P):
                     d_ev[q] = dtnext[j, q] if in_trial and not is_input else 0.0
                 if in_trial and is_input:
-                    d_ev[offsets[2] + slot[b, count]] = 1.0
+                    d_ev[offsets[2] + slot[count]] = 1.0
                 for q in range(P):
                     d_delta[q] = d_ev[q] - dt_now[q]
             delta = t_ev - t
@@ -74,7 +82,7 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
                     k_flow_onto_spike(p, x, n, delta, y, J, F)
                 else:
                     k_flow(p, x, n, delta, y, J, F)
-            source = src[b, count] if is_input else j
+            source = src[count] if is_input else j
             W = W_in if is_input else W_net
             for n in range(N):
                 w = W[n, source] if in_trial else 0.0
@@ -108,8 +116,8 @@ def simulate_batch(p, tol, W_in, W_net, x0, t_in, src, slot, T, K, P, offsets, x
                     tnext[n] = _next_spike(p, z, n, g, dz, t_ev, d_ev, P, dtnext)
             ev_t[used] = t_ev
             ev_in[used] = is_input
-            ev_i[used] = (src[b, count] if is_input else j) if in_trial else -1
-            ev_slot[used] = slot[b, count] if in_trial and is_input else -1
+            ev_i[used] = (src[count] if is_input else j) if in_trial else -1
+            ev_slot[used] = slot[count] if in_trial and is_input else -1
             for d in range(D):
                 for n in range(N):
                     ev_x[(used * D + d) * N + n] = z[d, n]

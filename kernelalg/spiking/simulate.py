@@ -54,11 +54,15 @@ class Layout:
     def offset(self, name: str) -> int:
         return self.offsets[name]
 
+    def part(self, grad: np.ndarray, name: str) -> np.ndarray:
+        """The ``name`` part of a gradient (..., P) in its shape: W_in (..., N, Nin),
+        W_net (..., N, N), t_in (..., S) or x0 (..., D, N)."""
+        start = self.offsets[name]
+        return grad[..., start: start + self.sizes[name]].reshape(grad.shape[:-1] + self.shapes[name])
+
     def split(self, grad: np.ndarray) -> dict[str, np.ndarray]:
-        """A gradient (..., P) as named arrays W_in (..., N, Nin), W_net (..., N, N),
-        t_in (..., S), x0 (..., D, N)."""
-        return {k: grad[..., self.offsets[k]: self.offsets[k] + self.sizes[k]].reshape(grad.shape[:-1] + shape)
-                for k, shape in self.shapes.items()}
+        """A gradient (..., P) as its named parts (:meth:`part`)."""
+        return {name: self.part(grad, name) for name in self.shapes}
 
 
 @lru_cache(maxsize=64)
@@ -110,50 +114,77 @@ def _inputs(times, sources, B: int) -> tuple[np.ndarray, np.ndarray]:
         times = np.broadcast_to(times, (B, times.shape[1]))
     if sources.shape != times.shape:
         sources = np.broadcast_to(sources, times.shape)
+    _check_times(times)
+    return times, sources.astype(np.int64, copy=False)
+
+
+def _check_times(times: np.ndarray) -> None:
     if not (times > -np.inf).all():  # catches nan and -inf
         raise InputError("input spike times must be numbers or +inf (no spike)")
-    return times, sources.astype(np.int64, copy=False)
+
+
+def _check_finite(*arrays: np.ndarray) -> None:
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise InputError("weights and initial states must be finite")
+
+
+def sorted_inputs(times: np.ndarray, sources: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The input spikes (B, S) of every trial in time order (stable): times (B, S + 1) ending
+    with +inf, their sources and their positions in the given arrays (B, S + 1)."""
+    B, S = times.shape
+    t_in, src, slot = np.full((B, S + 1), np.inf), np.zeros((B, S + 1), np.int64), np.zeros((B, S + 1), np.int64)
+    order = slot[:, :S] = np.argsort(times, axis=1, kind="stable")
+    rows = np.arange(B)[:, None]
+    t_in[:, :S], src[:, :S] = times[rows, order], sources[rows, order]
+    return t_in, src, slot
 
 
 @dataclass(frozen=True)
 class Setup:
     """A checked simulation problem of B trials: W_in (N, Nin), W_net (N, N), x0 (B, D, N),
-    and per trial the input spikes sorted by time, ``t_in`` (B, S + 1) ending with +inf, their
-    sources ``src`` and their positions ``slot`` in the caller's (unsorted) input arrays."""
+    and the input spikes of every trial, ``times`` (B, S) in any order (+inf: none) with their
+    ``sources`` (B, S); each backend takes them in time order (:func:`sorted_inputs`)."""
 
     W_in: np.ndarray
     W_net: np.ndarray
     x0: np.ndarray
-    t_in: np.ndarray
-    src: np.ndarray
-    slot: np.ndarray
+    times: np.ndarray
+    sources: np.ndarray
     T: float
     layout: Layout
 
+    def with_inputs(self, W_in, times) -> Setup:
+        """The same problem with other input weights (N, Nin) and input times (B, S) of the
+        same sources: the update of a training loop between trials, which checks only the new
+        values (the rest was checked once)."""
+        W_in, times = np.asarray(W_in, float), np.asarray(times, float)
+        if W_in.shape != self.W_in.shape or times.shape != self.times.shape:
+            raise InputError(f"new inputs: W_in {W_in.shape} and times {times.shape} for {self.W_in.shape} "
+                             f"and {self.times.shape}")
+        _check_finite(W_in)
+        _check_times(times)
+        return Setup(np.ascontiguousarray(W_in), self.W_net, self.x0, np.ascontiguousarray(times), self.sources,
+                     self.T, self.layout)
+
 
 def setup(model, W_in, W_net, x0, times, sources, T: float, batch: int | None = None) -> Setup:
-    """Check and arrange the arguments of :func:`simulate`."""
+    """Check the arguments of :func:`simulate` and bring them into the shapes of :class:`Setup`."""
     W_in, W_net = np.atleast_2d(np.asarray(W_in, float)), np.atleast_2d(np.asarray(W_net, float))
     N, Nin = W_in.shape
     x0 = np.asarray(x0, float)
     if W_net.shape != (N, N) or x0.shape[-2:] != (model.D, N):
         raise InputError(f"shapes: W_in {W_in.shape}, W_net {W_net.shape}, x0 {x0.shape} for D = {model.D}")
-    if not all(np.isfinite(a).all() for a in (W_in, W_net, x0)):
-        raise InputError("weights and initial states must be finite")
+    _check_finite(W_in, W_net, x0)
     if not (np.isfinite(T) and T > 0):
         raise InputError(f"trial length T must be positive and finite, got {T!r}")
     B = batch or (x0.shape[0] if x0.ndim == 3 else np.atleast_2d(np.asarray(times)).shape[0])
     times, sources = _inputs(times, sources, B)
     if times.shape[0] != B or (sources.size and (sources.min() < 0 or sources.max() >= Nin)):
         raise InputError(f"inputs: {times.shape[0]} trials for batch {B}, sources must lie in [0, {Nin})")
-    S = times.shape[1]
-    t_in, src, slot = np.full((B, S + 1), np.inf), np.zeros((B, S + 1), np.int64), np.zeros((B, S + 1), np.int64)
-    order = slot[:, :S] = np.argsort(times, axis=1, kind="stable")
-    rows = np.arange(B)[:, None]
-    t_in[:, :S], src[:, :S] = times[rows, order], sources[rows, order]
     x0 = x0 if x0.shape == (B, model.D, N) else np.broadcast_to(x0, (B, model.D, N))
     return Setup(np.ascontiguousarray(W_in), np.ascontiguousarray(W_net), np.ascontiguousarray(x0),
-                 t_in, src, slot, float(T), _layout(N, Nin, S, model.D))
+                 np.ascontiguousarray(times), np.ascontiguousarray(sources), float(T),
+                 _layout(N, Nin, times.shape[1], model.D))
 
 
 def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int = 100,
@@ -166,7 +197,13 @@ def simulate(model, W_in, W_net, x0, times, sources, T: float, max_events: int =
     default ``$KERNELALG_SPIKING_BACKEND``, else "numba".  Raises :class:`SimulationError`
     when ``max_events`` steps do not reach T.
     """
-    problem = setup(model, W_in, W_net, x0, times, sources, T, batch)
+    return simulate_setup(model, setup(model, W_in, W_net, x0, times, sources, T, batch), max_events, gradients,
+                          backend)
+
+
+def simulate_setup(model, problem: Setup, max_events: int = 100, gradients: bool = True,
+                   backend: str | None = None) -> Trace:
+    """:func:`simulate` of a problem checked by :func:`setup` (or updated by :meth:`Setup.with_inputs`)."""
     if resolve(backend) == "numba":
         from kernelalg.spiking import compiled
 
@@ -181,7 +218,7 @@ def simulate_numpy(model, problem: Setup, K: int, gradients: bool) -> Trace:
     Nin = layout.Nin
     P = layout.P if gradients else 0
     rows = np.arange(B)
-    t_in, src, order_pad = problem.t_in, problem.src, problem.slot
+    t_in, src, order_pad = sorted_inputs(problem.times, problem.sources)
     tin_index = layout.offset("t_in") + order_pad
 
     x = problem.x0.copy()
