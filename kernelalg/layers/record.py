@@ -70,7 +70,8 @@ class Record:
         dI' = sw^2 L(dI) + [2 sw L(I)]_sigma_w + dS'."""
         w2 = sw * sw
         base = op(self.nngp)
-        nngp = w2 * base
+        with np.errstate(over="ignore"):  # an overflow is reported where the variances are checked
+            nngp = w2 * base
         nngp += sb * sb
         grow = lambda v: nngp.copy() if v is None else w2 * op(v) + nngp
         sgntk = grow(self.sgntk) if self.request.sgntk else None
