@@ -17,6 +17,7 @@ from types import ModuleType
 import mpmath
 import numpy as np
 import pytest
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from kernelalg.numeric.compiled import accelerate
 from kernelalg.numeric.layermaps import JOINT, generate_source, layer_maps
@@ -92,8 +93,15 @@ def test_standalone_module_equals_library(phi, psi):
     _compare(phi, psi)
 
 
+#: Not yet generated: the derived sg of gelu with the Laplace surrogate keeps an unevaluated
+#: Derivative, which the printer cannot print (the library fails the same way).
+UNPRINTABLE = {("gelu", "laplace")}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("phi,psi", [p for p in PAIRS if p in NOT_CLOSED])
+@pytest.mark.parametrize("phi,psi", [
+    pytest.param(*p, marks=pytest.mark.xfail(raises=PrintMethodNotImplementedError, strict=True))
+    if p in UNPRINTABLE else p for p in PAIRS if p in NOT_CLOSED])
 def test_standalone_module_equals_library_not_closed(phi, psi):
     _compare(phi, psi)
 
