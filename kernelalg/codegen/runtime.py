@@ -36,6 +36,49 @@ def _det2(a, b, c):
     return d
 
 
+def _root_ab(a, b):
+    """sqrt(ab): exact for a = b (the root of a square, so the edge c = a = b stays exact), and as
+    sqrt(a) sqrt(b) where a*b would under- or overflow."""
+    with numpy.errstate(over="ignore", under="ignore"):
+        p = a * b
+        return numpy.where((p >= numpy.finfo(float).tiny) & numpy.isfinite(p), numpy.sqrt(p),
+                           numpy.sqrt(a) * numpy.sqrt(b))
+
+
+_NEAR, _NEARER = 8, 64  # ulps inside the edge where its limit is taken, and where divergence is checked
+
+
+def _on_edge(formula, diverges, a, b, c):
+    """The maps ``formula(a, b, c)`` (a tuple of arrays, one per flag of ``diverges``) at a valid
+    covariance, with the edge c**2 = ab evaluated.
+
+    Where every value is finite (one cheap pass each) they are returned as computed.  Entries
+    that come out non-finite are evaluated again with c clipped to +-sqrt(ab) (rounding can push
+    |c| past it); where the formula still reads 0/0 or inf * 0 there, the value is its continuous
+    limit, taken from just inside (c shrunk by _NEAR ulps).  A map flagged in ``diverges`` (a
+    product of deltas) is +inf where that limit grows like (ab - c**2)**(-1/2) (c shrunk by _NEAR
+    versus _NEARER ulps), i.e. where the delta locations lie on the degenerate support."""
+    a, b, c = (numpy.asarray(v, dtype=float) for v in (a, b, c))
+    eps = numpy.finfo(float).eps
+    with numpy.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        outs = list(formula(a, b, c))
+        if all(numpy.isfinite(numpy.add.reduce(o, axis=None)) for o in outs):
+            return tuple(outs)
+        bad = [~numpy.isfinite(o) for o in outs]
+        anywhere = numpy.logical_or.reduce(bad)
+        a, b, c = (numpy.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
+        root = _root_ab(a, b)
+        c = numpy.clip(c, -root, root)
+        edge = formula(a, b, c)
+        near, nearer = formula(a, b, c * (1 - _NEAR * eps)), formula(a, b, c * (1 - _NEARER * eps))
+        for i, flag in enumerate(diverges):
+            limit = numpy.where(near[i] > 1.5 * nearer[i], numpy.inf, near[i]) if flag else near[i]
+            fix = numpy.where(numpy.isfinite(edge[i]), edge[i], limit)
+            outs[i] = numpy.array(outs[i], dtype=float)
+            outs[i][anywhere] = numpy.where(bad[i][anywhere], fix, outs[i][anywhere])
+    return tuple(outs)
+
+
 def _exp_erfc(e, e_scaled, z):
     """exp(e) erfc(z), with e_scaled = e - z**2: as exp(e_scaled) erfcx(z) where z >= 0 (erfc
     underflows there) and as exp(e) erfc(z) where z < 0 (erfcx overflows there)."""

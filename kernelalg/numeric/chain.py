@@ -160,7 +160,7 @@ class Chain:
             a, b = va[layer], vb[layer]
             last = layer == len(self.steps) - 1
             # S is a covariance by construction; entries that rounding pushed past |c| = sqrt(ab)
-            # are clipped inside evaluate_valid.
+            # and came out non-finite are evaluated on the clipped edge by the generated code.
             sg_t = None
             if "ntk" in want:
                 nngp, sg, ntk = maps.joint(("nngp", "sg", "ntk"), a, b, s)

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import numpy as np
 
+from kernelalg.codegen import runtime
 from kernelalg.codegen.module import SWAPPED, cached_text, load, module_key
 from kernelalg.errors import CovarianceError, NumericalError
 from kernelalg.numeric import widerange
@@ -35,14 +36,6 @@ TABULATED = "tables and bounds"  # the builder of the library's modules (module_
 _ROUNDING = 16 * np.finfo(float).eps  # relative excess of c^2 over ab that counts as rounding
 
 
-def root_ab(a, b) -> np.ndarray:
-    """sqrt(ab): exact for a = b (the root of a square, so the edge c = a = b stays exact), and as
-    sqrt(a) sqrt(b) where a*b would under- or overflow."""
-    with np.errstate(over="ignore", under="ignore"):
-        p = a * b
-        return np.where((p >= np.finfo(float).tiny) & np.isfinite(p), np.sqrt(p), np.sqrt(a) * np.sqrt(b))
-
-
 def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Broadcast and validate (a, b, c); clip c to +-sqrt(ab) only where rounding pushed it past."""
     try:
@@ -53,7 +46,7 @@ def check_covariance(a, b, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise CovarianceError("covariance entries must be finite (got NaN or inf)")
     if (a <= 0).any() or (b <= 0).any():
         raise CovarianceError("variances a and b must be positive")
-    bound = root_ab(a, b)
+    bound = runtime._root_ab(a, b)
     excess = np.abs(c) - bound
     if (excess > _ROUNDING * bound).any():
         i = np.unravel_index(np.argmax(excess / bound), c.shape)
@@ -81,50 +74,21 @@ class CompiledExpectation:
 def evaluate_valid(function, results: Expectation | tuple[Expectation, ...], a, b, c):
     """Evaluate a generated map (or joint maps, then ``results`` is a tuple) on a valid covariance.
 
-    Entries that come out non-finite are evaluated again with c clipped to +-sqrt(ab) (rounding
-    can push |c| past it).  Where the closed form still reads 0/0 or inf * 0 on the diagonal
-    c^2 = ab, the value is its continuous limit, taken from just inside (c shrunk by 8 ulps).
-    A map flagged ``diverges`` (a product of deltas) is +inf where that limit grows like
-    (ab - c^2)^(-1/2) (c shrunk by 8 versus 64 ulps), i.e. where the delta locations lie on
-    the degenerate support.  Entries with a variance beyond the float64 range of the generated
-    code are taken from the closed form in mpmath (:mod:`kernelalg.numeric.widerange`).
+    The generated function evaluates the edge c^2 = ab itself (its formula's limit from inside
+    where the formula reads 0/0 or inf * 0 there; see :func:`kernelalg.codegen.runtime._on_edge`).
+    Entries with a variance beyond the float64 range of the generated code are taken from the
+    closed form in mpmath (:mod:`kernelalg.numeric.widerange`).
     """
     single = isinstance(results, Expectation)
-    results = (results,) if single else tuple(results)
-    outs = _float_values(function, single, tuple(r.diverges for r in results), a, b, c)
+    outs = [function(a, b, c)] if single else list(function(a, b, c))
     wide = widerange.outside(np.asarray(a), np.asarray(b))
     if wide is not None:
-        for i, result in enumerate(results):
+        for i, result in enumerate((results,) if single else results):
             mask = np.broadcast_to(wide, outs[i].shape)
             A, B, C = (np.broadcast_to(v, mask.shape)[mask] for v in (a, b, c))
             outs[i] = np.array(outs[i], dtype=float)
             outs[i][mask] = widerange.values(result, A, B, C)
     return outs[0] if single else tuple(outs)
-
-
-def _float_values(function, single: bool, flags: tuple[bool, ...], a, b, c) -> list[np.ndarray]:
-    """The generated code's values, with the edge fixes of :func:`evaluate_valid`."""
-    eps = np.finfo(float).eps
-
-    def run(*args):
-        return [function(*args)] if single else list(function(*args))
-
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        outs = run(a, b, c)
-        if all(np.isfinite(np.add.reduce(o, axis=None)) for o in outs):  # one cheap pass each
-            return outs
-        bad = [~np.isfinite(o) for o in outs]
-        anywhere = np.logical_or.reduce(bad)
-        A, B, C = (np.broadcast_to(v, anywhere.shape)[anywhere] for v in (a, b, c))
-        root = root_ab(A, B)
-        C = np.clip(C, -root, root)
-        edge, near, nearer = run(A, B, C), run(A, B, C * (1 - 8 * eps)), run(A, B, C * (1 - 64 * eps))
-        for i, flag in enumerate(flags):
-            limit = np.where(near[i] > 1.5 * nearer[i], np.inf, near[i]) if flag else near[i]
-            fix = np.where(np.isfinite(edge[i]), edge[i], limit)
-            outs[i] = np.array(outs[i], dtype=float)
-            outs[i][anywhere] = np.where(bad[i][anywhere], fix, outs[i][anywhere])
-    return outs
 
 
 class CompiledMaps:
