@@ -18,6 +18,7 @@ from kernelalg import __version__
 from kernelalg.codegen.printer import source
 from kernelalg.symbolic.neurons import Formula, NeuronModel
 
+
 def _function(name: str, args: tuple[sp.Symbol, ...], exprs: list[sp.Expr], doc: str) -> str:
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), optimizations="basic")
     lines = [f"    {sym} = {source(value)}" for sym, value in replacements]
