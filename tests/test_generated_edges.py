@@ -110,10 +110,11 @@ def _normal_sf(t: float) -> float:
     return float(mpmath.erfc(mpmath.mpf(t) / mpmath.sqrt(2)) / 2)
 
 
-#: The edge value is the formula's limit taken 8 ulps inside the edge (ab - c^2 ~ 16 eps ab); maps
-#: whose value approaches the edge like sqrt(ab - c^2) (a jump or kink smoothed by the vanishing
-#: conditional variance) are off by about sqrt(16 eps) ~ 6e-8 relative there.
-SQRT_ULPS = 1e-7
+#: The edge value is the formula's limit, extrapolated linearly in s = sqrt(ab - c^2) from 8 and 64
+#: ulps inside the edge: maps that approach the edge like s (a jump or kink smoothed by the
+#: vanishing conditional variance) are exact to O(s^2) ~ 1e-14 there (taking the value 8 ulps
+#: inside was off by sqrt(16 eps) ~ 6e-8).
+SQRT_ULPS = 1e-13
 
 
 @pytest.mark.parametrize("phi,psi,name,want,rel", [

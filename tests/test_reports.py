@@ -15,7 +15,7 @@ def test_report_has_functions_routes_formulas_and_verification(tmp_path, suffix,
     if suffix == ".tex":  # ... and once: here its table is stubbed
         from kernelalg import reports
         monkeypatch.setattr(reports, "check_maps", lambda maps: [
-            validation.MapCheck(name, "closed form", 1e-16, 1e-16, 10) for name in ("nngp", "sg", "ntk", "surrogate")])
+            validation.MapCheck(name, "closed form", None, 1e-16, 1e-16, 10) for name in ("nngp", "sg", "ntk", "surrogate")])
     path = tmp_path / f"report{suffix}"
     assert main(["derive", "--phi", "sign", "--psi", "gaussian", "--report", str(path)]) == 0
     text = path.read_text()

@@ -55,9 +55,12 @@ def _on_edge(formula, diverges, a, b, c):
     Where every value is finite (one cheap pass each) they are returned as computed.  Entries
     that come out non-finite are evaluated again with c clipped to +-sqrt(ab) (rounding can push
     |c| past it); where the formula still reads 0/0 or inf * 0 there, the value is its continuous
-    limit, taken from just inside (c shrunk by _NEAR ulps).  A map flagged in ``diverges`` (a
-    product of deltas) is +inf where that limit grows like (ab - c**2)**(-1/2) (c shrunk by _NEAR
-    versus _NEARER ulps), i.e. where the delta locations lie on the degenerate support."""
+    limit: the values just inside (c shrunk by _NEAR and _NEARER ulps) extrapolated linearly in
+    sqrt(ab - c**2) to the edge (exact to O(ab - c**2) where the map approaches the edge like
+    sqrt(ab - c**2), as it does at a kink or step of the integrand).  A map flagged in
+    ``diverges`` (a product of deltas) is +inf where that limit grows like (ab - c**2)**(-1/2)
+    (c shrunk by _NEAR versus _NEARER ulps), i.e. where the delta locations lie on the
+    degenerate support."""
     a, b, c = (numpy.asarray(v, dtype=float) for v in (a, b, c))
     eps = numpy.finfo(float).eps
     with numpy.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
@@ -70,9 +73,16 @@ def _on_edge(formula, diverges, a, b, c):
         root = _root_ab(a, b)
         c = numpy.clip(c, -root, root)
         edge = formula(a, b, c)
-        near, nearer = formula(a, b, c * (1 - _NEAR * eps)), formula(a, b, c * (1 - _NEARER * eps))
+        inside = c * (1 - _NEAR * eps), c * (1 - _NEARER * eps)
+        near, nearer = formula(a, b, inside[0]), formula(a, b, inside[1])
+        s, t = (numpy.sqrt(_det2(a, b, ci)) for ci in inside)
         for i, flag in enumerate(diverges):
-            limit = numpy.where(near[i] > 1.5 * nearer[i], numpy.inf, near[i]) if flag else near[i]
+            # linear in s = sqrt(ab - c**2) through the two inside values, at s = 0: exact to
+            # O(s**2) for maps that approach the edge like s (a kink or step on the support)
+            limit = near[i] - s * (nearer[i] - near[i]) / (t - s)
+            limit = numpy.where(numpy.isfinite(limit), limit, near[i])
+            if flag:
+                limit = numpy.where(near[i] > 1.5 * nearer[i], numpy.inf, limit)
             fix = numpy.where(numpy.isfinite(edge[i]), edge[i], limit)
             outs[i] = numpy.array(outs[i], dtype=float)
             outs[i][anywhere] = numpy.where(bad[i][anywhere], fix, outs[i][anywhere])
