@@ -47,17 +47,27 @@ class Erfc(sp.Function):
 
     nargs = 1
 
+    def fdiff(self, argindex=1):
+        return -2 / sp.sqrt(sp.pi) * sp.exp(-self.args[0] ** 2)
+
 
 class ExpErfc(sp.Function):
     """exp(e) erfc(z) given as (e, e - z^2, z): evaluated by runtime._exp_erfc."""
 
     nargs = 3
 
+    def fdiff(self, argindex=1):
+        e, e_scaled, z = self.args  # the value exp(e) erfc(z); e_scaled only restates e - z^2
+        return {1: self, 2: sp.S.Zero, 3: -2 / sp.sqrt(sp.pi) * sp.exp(e_scaled)}[argindex]
+
 
 class Erfcx(sp.Function):
     """Scaled complementary error function exp(z^2) erfc(z)."""
 
     nargs = 1
+
+    def fdiff(self, argindex=1):
+        return 2 * self.args[0] * self - 2 / sp.sqrt(sp.pi)
 
 
 class Angle(sp.Function):
