@@ -11,7 +11,7 @@ from kernelalg.experiments.figures import check_figure, pyplot, save
 from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.layermaps import layer_maps
 from kernelalg.progress import progress
-from kernelalg.symbolic.derive import MAP_NAMES
+from kernelalg.symbolic.maps import MAP_NAMES
 
 
 def compare(pairs: list[tuple[str, str | None]], path: str | Path, depth: int = 2, sigma_w: float = 1.0,

@@ -7,10 +7,8 @@ import sympy as sp
 
 from kernelalg.numeric.layermaps import layer_maps
 from kernelalg.numeric.validation import check_maps
-from kernelalg.symbolic.derive import MAP_NAMES, derivative_function
-
-MEANING = {"nngp": r"E[\phi(u)\phi(v)]", "sg": r"E[\phi'(u)\psi(v)]", "ntk": r"E[\phi'(u)\phi'(v)]",
-           "surrogate": r"E[\psi(u)\psi(v)]"}
+from kernelalg.symbolic.derive import derivative_function
+from kernelalg.symbolic.maps import MAPS
 
 
 def _error(value: float | None) -> str:
@@ -31,9 +29,9 @@ def report(phi, psi=None, fmt: str = "md") -> str:
              f"- phi'(x) (distributional) = `{dphi.expr}`   $\\phi'(x) = {sp.latex(dphi.expr)}$",
              f"- psi(x) = `{derived.psi.expr}`   $\\psi(x) = {sp.latex(derived.psi.expr)}$", "",
              "## Derivations", ""]
-    for name in MAP_NAMES:
-        e = getattr(derived, name)
-        lines += [f"### `{name}` = ${MEANING[name]}$ ({checks[name].status}"
+    for spec in MAPS:
+        name, e = spec.name, getattr(derived, spec.name)
+        lines += [f"### `{name}` = ${spec.latex}$ ({checks[name].status}"
                   f"{'; infinite where c^2 = ab' if e.diverges else ''})",
                   "", "Route:", ""]
         lines += [f"{i}. {step}" for i, step in enumerate(e.route, 1)]
@@ -57,9 +55,9 @@ def _tex(derived, dphi, checks) -> str:
            rf"\section*{{Layer maps of $\phi(x) = {sp.latex(derived.phi.expr)}$, $\psi(x) = {sp.latex(derived.psi.expr)}$}}",
            rf"$(u, v) \sim N(0, \Lambda)$, $\Lambda = \begin{{pmatrix}} a & c \\ c & b \end{{pmatrix}}$; "
            rf"$\phi'(x) = {sp.latex(dphi.expr)}$ (distributional).", ""]
-    for name in MAP_NAMES:
-        e = getattr(derived, name)
-        out += [rf"\subsection*{{{_tex_text(name)}: ${MEANING[name]}$ ({_tex_text(checks[name].status)})}}",
+    for spec in MAPS:
+        name, e = spec.name, getattr(derived, spec.name)
+        out += [rf"\subsection*{{{_tex_text(name)}: ${spec.latex}$ ({_tex_text(checks[name].status)})}}",
                 r"\begin{enumerate}"]
         out += [rf"\item {_tex_text(step)}" for step in e.route]
         out += [r"\end{enumerate}", r"\[", e.latex, r"\]"]

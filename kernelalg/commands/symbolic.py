@@ -14,7 +14,8 @@ from kernelalg.files import check_target, write_text
 from kernelalg.numeric.layermaps import generate_source, layer_maps
 from kernelalg.reports import report
 from kernelalg.symbolic.catalog import PRESETS, entries
-from kernelalg.symbolic.derive import MAP_NAMES, derive
+from kernelalg.symbolic.derive import derive
+from kernelalg.symbolic.maps import MAP_NAMES
 
 PAIR_HELP = ("catalog name with keyword parameters (e.g. 'erf(m=3)', 'gaussian(sigma=0.5)', "
              "'snntorch.atan') or an expression in x (e.g. 'Heaviside(x - 1/2)')")

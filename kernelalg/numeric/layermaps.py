@@ -18,17 +18,13 @@ from kernelalg.errors import CovarianceError, NumericalError
 from kernelalg.numeric import widerange
 from kernelalg.numeric.arrays import first_bad, real_array
 from kernelalg.numeric.compiled import Bound, accelerate, module_text, rule_bound
-from kernelalg.symbolic.derive import MAP_NAMES, LayerMaps, derive
+from kernelalg.symbolic.derive import LayerMaps, derive
 from kernelalg.symbolic.derive import expectation as derive_expectation
 from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.functions import Function
+from kernelalg.symbolic.maps import MAP_NAMES, MAPS
 
-TITLES = {
-    "nngp": "E[phi(u) phi(v)]: the NNGP layer map",
-    "sg": "E[phi'(u) psi(v)]: the mixed derivative map of the SG-NTK",
-    "ntk": "E[phi'(u) phi'(v)]: the derivative map of the naive NTK",
-    "surrogate": "E[psi(u) psi(v)]: the surrogate derivative map",
-}
+TITLES = {m.name: m.title for m in MAPS}  # the generated functions' docstring titles
 #: Maps evaluated together by the kernel recursion, generated as joint functions; sg_swapped
 #: is sg with a and b exchanged (the SG-NTK of the swapped pairs, when sg is asymmetric).
 JOINT = (("nngp", "sg"), ("nngp", "sg", "ntk"), ("nngp", "sg", "sg" + SWAPPED))

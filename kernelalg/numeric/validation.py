@@ -19,9 +19,9 @@ import sympy as sp
 
 from kernelalg.numeric import crosscheck
 from kernelalg.numeric.layermaps import CompiledMaps
-from kernelalg.symbolic.derive import MAP_NAMES
 from kernelalg.symbolic.expectation.result import a, b, c
 from kernelalg.symbolic.functions import x
+from kernelalg.symbolic.maps import MAPS
 
 CORNER_VARIANCES = (1e-4, 1e-2, 1.0, 1e2, 1e4)
 CORNER_RHOS = (-(1 - 1e-9), -0.9, -0.3, 0.0, 0.5, 1 - 1e-6, 1 - 1e-9)
@@ -67,12 +67,11 @@ def _relative(got: float, want: float) -> float:
 
 def check_maps(maps: CompiledMaps, dps: int = 15) -> list[MapCheck]:
     """Validate the four maps of ``maps``; see the module docstring."""
-    functions = {"nngp": (maps.derived.phi.expr, maps.derived.phi.expr),
-                 "sg": (sp.diff(maps.derived.phi.expr, x), maps.derived.psi.expr),
-                 "ntk": (sp.diff(maps.derived.phi.expr, x),) * 2,
-                 "surrogate": (maps.derived.psi.expr, maps.derived.psi.expr)}
+    phi, psi = maps.derived.phi.expr, maps.derived.psi.expr
+    sides = {"phi": phi, "dphi": sp.diff(phi, x), "psi": psi}
     results = []
-    for name in MAP_NAMES:
+    for spec in MAPS:
+        name = spec.name
         compiled = getattr(maps, name)
         result = compiled.result
         float_error = None
@@ -86,7 +85,7 @@ def check_maps(maps: CompiledMaps, dps: int = 15) -> list[MapCheck]:
                 got = float(compiled(va, vb, vc))
                 if abs(exact) > 1e-280:  # values beyond float range are not a float64 question
                     float_error = max(float_error, _relative(got, exact))
-        f, g = functions[name]
+        f, g = spec.functions(sides)
         quad_error = max(_relative(float(compiled(*cov)), float(crosscheck.expectation(f, g, *cov, dps=dps)))
                          for cov in MODERATE)
         results.append(MapCheck(name, maps.status(name), maps.error_bound(name), float_error, quad_error,

@@ -1,8 +1,6 @@
 """The four layer maps of an activation/surrogate pair (docs/maths.md section 2), derived and cached.
 
-    nngp      = E[phi(u) phi(v)]      sg        = E[phi'(u) psi(v)]
-    ntk       = E[phi'(u) phi'(v)]    surrogate = E[psi(u) psi(v)]
-
+The maps (which functions enter each expectation) are specified in :mod:`kernelalg.symbolic.maps`.
 Each expectation and derivative is read from the cache (:mod:`kernelalg.cache`) or derived in the
 worker process within the pair's time budget (:mod:`kernelalg.symbolic.worker`).  Results whose
 SymPy integration was cut short by its time limit have a route step starting with
@@ -22,11 +20,11 @@ from kernelalg.symbolic.catalog import resolve
 from kernelalg.symbolic.expectation.engine import expect
 from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.functions import Function, x
+from kernelalg.symbolic.maps import MAP_NAMES, MAPS
 from kernelalg.symbolic.piecewise import Distribution, check_integrable, decompose, derivative
 from kernelalg.symbolic.special import NAMESPACE
 from kernelalg.symbolic.tidy import tidy
 
-MAP_NAMES = ("nngp", "sg", "ntk", "surrogate")
 LIMIT_NOTE = "time limit"  # the first words of the route step of a result cut short
 
 
@@ -161,5 +159,5 @@ def derive(phi: str | Function, psi: str | Function | None = None, use_cache: bo
     phi = resolve(phi)
     dphi = derivative_function(phi, use_cache, spent)
     psi = dphi if psi is None else resolve(psi)
-    pairs = {"nngp": (phi, phi), "sg": (dphi, psi), "ntk": (dphi, dphi), "surrogate": (psi, psi)}
-    return LayerMaps(phi, psi, **{name: _expectation(f, g, use_cache, spent) for name, (f, g) in pairs.items()})
+    sides = {"phi": phi, "dphi": dphi, "psi": psi}
+    return LayerMaps(phi, psi, **{m.name: _expectation(*m.functions(sides), use_cache, spent) for m in MAPS})
