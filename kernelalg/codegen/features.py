@@ -18,6 +18,7 @@ on a grid, and reports
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -102,8 +103,11 @@ def _range_max(table: list[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.nd
     return out
 
 
+@lru_cache(maxsize=256)
 def features(expr: sp.Expr, var: sp.Symbol) -> Features:
-    """Centers and far scale of ``expr`` as a function of ``var`` (see the module docstring)."""
+    """Centers and far scale of ``expr`` as a function of ``var`` (see the module docstring;
+    cached: the table builder, the mpmath reference and the code generator probe the same
+    integrands, at about a second per probe)."""
     if not expr.has(var):
         return Features((), np.inf)
     # analytic pieces between breakpoints (a Piecewise), whose derivatives print cleanly
