@@ -2,10 +2,10 @@
 
 The witness values live in tests/data/witness.json (regenerate with
 ``python -m tests.witness.make_table``); the cheap cases are recomputed live here, the 2-D
-quadratures on one point in CI and in full with ``--runslow``.  Tolerance: relative 1e-10 for
-closed forms, 1e-7 for fallbacks; where a map nearly vanishes (e.g. two steps at rho -> -1,
-whose closed form is a difference of O(1) terms), absolute 1e-15 times the map's largest value
-at the same variances, i.e. float64 rounding of those terms.  The closed forms through complex
+quadratures on one point in CI and in full with ``--runslow``.  Tolerance: relative 1e-12 for
+closed forms, without an absolute floor (CANCELLING lists the two points where a closed form
+still cancels); 1e-7 for fallbacks, where a map nearly vanishes absolute 1e-15 times its largest
+value at the same variances.  The closed forms through complex
 exponentials and Price's theorem are also checked against their published forms (mpmath, 40
 digits, variances up to 1e4) and, where the adaptive 2-D witness would be slow, against a
 Gauss-Hermite product rule.
@@ -56,8 +56,21 @@ def test_table_covers_every_case_on_its_grid():
         assert [(r["a"], r["b"], r["c"]) for r in ROWS[case.name]] == grid(case), case.name
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_generated_map_matches_the_witness(case):
+#: Closed forms that are differences of O(1) terms where the value is tiny; their float64 error is
+#: absolute, about 1e-16 (left open, each checked below as an expected failure):
+#: P(u > 1/2, v > 1/2) at rho = -(1 - 1e-9) is below 1e-300 and comes out -5.6e-17;
+#: P(|u| < 1, |v| < 1) = 6.7e-5 at variances 1e4 is off by 2.2e-12 relative.
+CANCELLING = {("nngp step(t=0.5) (Owen's T)", 1.0, 1.0, -(1 - 1e-9)), ("surrogate box", 1e4, 1e4, 0.3)}
+
+
+def _cancelling(case, row) -> bool:
+    rho = row["c"] / (row["a"] * row["b"]) ** 0.5
+    return any(case.name == n and (row["a"], row["b"]) == (va, vb) and abs(rho - r) < 1e-12
+               for n, va, vb, r in CANCELLING)
+
+
+def _compared(case):
+    """The map's rows: its generated values, the witness's, and which rows are CANCELLING."""
     maps = kernelalg.layer_maps(case.phi, case.psi)
     result = getattr(maps.derived, case.map)
     if case.closed:
@@ -65,9 +78,27 @@ def test_generated_map_matches_the_witness(case):
     rows = ROWS[case.name]
     a, b, c = (np.array([r[k] for r in rows]) for k in "abc")
     want = np.array([float(r["value"]) for r in rows])
-    got = getattr(maps, case.map)(a, b, c)
-    ok = _within(got, want, tolerance(case), _floors(rows, want))
+    return rows, getattr(maps, case.map)(a, b, c), want, np.array([_cancelling(case, r) for r in rows], bool)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_generated_map_matches_the_witness(case):
+    """Closed forms: relative 1e-12 with no absolute floor (a value that rounds to 0 in float64
+    must be 0); fallbacks: relative 1e-7, absolute 1e-15 of the largest value at the variances."""
+    rows, got, want, cancelling = _compared(case)
+    if case.closed:
+        ok = _within(got, want, tolerance(case), 0.0) | cancelling
+    else:
+        ok = _within(got, want, tolerance(case), _floors(rows, want))
     assert ok.all(), [(r["a"], r["b"], r["c"], g, r["value"]) for r, g, k in zip(rows, got, ok) if not k]
+
+
+@pytest.mark.xfail(strict=True, reason="closed forms that cancel where their value is tiny (CANCELLING)")
+@pytest.mark.parametrize("name", sorted({n for n, *_ in CANCELLING}))
+def test_cancelling_closed_forms_at_1e_12(name):
+    (case,) = [c for c in CASES if c.name == name]
+    rows, got, want, cancelling = _compared(case)
+    assert cancelling.any() and _within(got[cancelling], want[cancelling], 1e-12, 0.0).all()
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.closed], ids=[c.name for c in CASES if c.closed])
@@ -241,3 +272,56 @@ def test_trigonometric_maps_at_variance_100(spec, name):
     assert abs(want[0] - 9.64e-23) < 1e-25
     for g, w in zip(got, want):
         assert abs(g - w) <= 1e-14 * abs(w), (g, w)
+
+
+# --- the ReLU family at both edges |rho| -> 1, relative error without absolute floors ---------
+
+def _arc_cosine(n: int, a, b, c):
+    """E[max(u, 0)^n max(v, 0)^n] = (ab)^(n/2) J_n(theta) / (2 pi), theta = acos(rho), with the
+    arc-cosine kernels' J_n (Cho and Saul 2009); evaluated at 60 digits, where the cancellation
+    of J_n near theta = pi costs at most 40 (written in p = pi - theta, exactly 0 at rho = -1)."""
+    p = mp.acos(-c / mp.sqrt(a * b))
+    s, k = mp.sin(p), -mp.cos(p)
+    j = (p, s + p * k, 3 * s * k + p * (1 + 2 * k**2), 4 * s**3 + 15 * s * k**2 + p * (9 * s**2 * k + 15 * k**3))[n]
+    return (a * b) ** (mp.mpf(n) / 2) * j / (2 * mp.pi)
+
+
+def _leaky(alpha):
+    """f = (1 - alpha) max(x, 0) + alpha x: E[f f] = (1 - alpha)^2 k_1 + alpha c, and with
+    f' = alpha + (1 - alpha) H: E[f' f'] = alpha + (1 - alpha)^2 k_0."""
+    return {"nngp": lambda a, b, c: (1 - alpha) ** 2 * _arc_cosine(1, a, b, c) + alpha * c,
+            "ntk": lambda a, b, c: alpha + (1 - alpha) ** 2 * _arc_cosine(0, a, b, c)}
+
+
+RELU_FAMILY = {  # spec -> map -> textbook value; |x| = 2 max(x, 0) - x, sign = 2 H - 1
+    "Heaviside(x)": {"nngp": lambda a, b, c: _arc_cosine(0, a, b, c)},
+    "Max(x, 0)": {"nngp": lambda a, b, c: _arc_cosine(1, a, b, c), "ntk": lambda a, b, c: _arc_cosine(0, a, b, c)},
+    **{f"Max(x, 0)**{n}": {"nngp": lambda a, b, c, n=n: _arc_cosine(n, a, b, c),
+                           "ntk": lambda a, b, c, n=n: n * n * _arc_cosine(n - 1, a, b, c)} for n in (2, 3)},
+    "leaky_relu": _leaky(mp.mpf("0.01")),
+    "leaky_relu(alpha=0.2)": _leaky(mp.mpf("0.2")),
+    "Abs(x)": {"nngp": lambda a, b, c: 4 * _arc_cosine(1, a, b, c) - c,
+               "ntk": lambda a, b, c: 4 * _arc_cosine(0, a, b, c) - 1},
+}
+RELU_IDS = [f"{spec} {name}" for spec, maps in RELU_FAMILY.items() for name in maps]
+EDGE_RHOS = (0.3, -0.7, 1 - 1e-3, -(1 - 1e-3), 1 - 1e-6, -(1 - 1e-6), 1 - 1e-9, -(1 - 1e-9))
+
+
+def _edge_grid():
+    """Variances 1e-4..1e4 (also unequal), |rho| up to 1 - 1e-9, and the edges rho = +-1 exactly."""
+    grid = [(va, vb, rho * (va * vb) ** 0.5) for va, vb in ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4),
+                                                           (2.0, 0.5)) for rho in EDGE_RHOS]
+    return grid + [(v, v, s * v) for v in (1.0, 1e-4, 1e4) for s in (1.0, -1.0)]
+
+
+@pytest.mark.parametrize("spec,name", [(s, m) for s, maps in RELU_FAMILY.items() for m in maps], ids=RELU_IDS)
+def test_relu_family_at_both_edges(spec, name):
+    """Generated maps of the ReLU family against the arc-cosine kernels: relative 1e-12 for
+    |rho| up to 1 - 1e-9 at both ends and on the edges, with no absolute floor (a value that is
+    exactly 0, e.g. E[max(u, 0) max(v, 0)] at rho = -1, must come out 0)."""
+    grid = _edge_grid()
+    got = getattr(kernelalg.layer_maps(spec), name)(*np.array(grid).T)
+    with mp.workdps(60):
+        want = [RELU_FAMILY[spec][name](*(mp.mpf(v) for v in row)) for row in grid]
+        bad = [(row, g, float(w)) for row, g, w in zip(grid, got, want) if not abs(g - w) <= 1e-12 * abs(w)]
+    assert not bad, bad

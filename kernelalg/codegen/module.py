@@ -28,9 +28,10 @@ import sympy as sp
 
 from kernelalg import __version__, cache
 from kernelalg.codegen import runtime, tableruntime
+from kernelalg.codegen.edges import NearEdge, near_edge
 from kernelalg.codegen.features import features
 from kernelalg.codegen.printer import Names, source
-from kernelalg.codegen.rewrite import Erfc, Erfcx, ExpErfc, careful
+from kernelalg.codegen.rewrite import Erfc, Erfcx, ExpErfc, fold_constants
 from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.special import GaussianMean
 
@@ -104,6 +105,13 @@ def _features(body: sp.Expr, var: sp.Symbol) -> tuple[list[tuple[sp.Expr, sp.Exp
     return unique, far
 
 
+def _series_source(name: str, series: sp.Lambda) -> str:
+    """The function of a map's series at an edge (see :mod:`kernelalg.codegen.edges`)."""
+    return (f"def {name}(a, b, t):\n"
+            f'    """Series (Horner form) of a map in the angle t to an edge |rho| = 1."""\n'
+            f"    return {source(fold_constants(series.expr))}\n")
+
+
 def _integrand_source(name: str, gm: GaussianMean, names: dict[GaussianMean, str]) -> str:
     (var,) = gm.integrand.variables
     body = gm.integrand.expr
@@ -120,6 +128,8 @@ def _integrand_source(name: str, gm: GaussianMean, names: dict[GaussianMean, str
 def _body(exprs: list[sp.Expr], names: Names) -> tuple[list[str], list[str]]:
     """Assignment lines and result expressions for ``exprs``, common subexpressions shared
     (also with the arguments of tabulated means, e.g. the conditional variance's ab - c^2)."""
+    exprs = [expr.replace(lambda e: isinstance(e, NearEdge),
+                          lambda e: NearEdge(*e.args[:4], sp.Symbol(names.series[e.args[4]]))) for expr in exprs]
     means = []
     for expr in exprs:
         means += [gm for gm in _top_means(expr) if gm not in means]
@@ -285,8 +295,8 @@ def _literal(bounds: dict[str, float | None]) -> str:
 def prepared_forms(maps: dict[str, Expectation], joint: tuple[tuple[str, ...], ...] = ()) -> dict[str, sp.Expr]:
     """The float64-careful form of every map, and of every swapped map a joint function names
     (suffix ``_swapped``: the map with a and b exchanged, the pair (v, u) at (a, b, c))."""
-    prepared = {k: careful(e.expr) for k, e in maps.items()}
-    prepared.update({k: careful(maps[k.removesuffix(SWAPPED)].swapped().expr)
+    prepared = {k: near_edge(e.expr) for k, e in maps.items()}
+    prepared.update({k: near_edge(maps[k.removesuffix(SWAPPED)].swapped().expr)
                      for keys in joint for k in keys if k.endswith(SWAPPED)})
     return prepared
 
@@ -309,7 +319,11 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
     for gm in tables:
         labels.setdefault(gm.integrand, f"_TABLE_{len(labels)}")
     table_names = {gm: (labels[gm.integrand], spec) for gm, spec in tables.items()}
-    printing = Names(names, table_names)
+    series = {}
+    for expr in prepared.values():
+        for edge in sorted(expr.atoms(NearEdge), key=sp.default_sort_key):
+            series.setdefault(edge.args[4], f"_edge_series_{len(series)}")
+    printing = Names(names, table_names, series)
     status = {k: compiled_status(e, tables, prepared[k], bounds.get(k)) for k, e in maps.items()}
     runtime_src = inspect.getsource(runtime).split('import numpy\n', 1)[1].strip()
     parts = [
@@ -334,6 +348,7 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
         specs = {name: spec for name, spec in table_names.values()}
         parts += [spec.source(name) for name, spec in specs.items()]
     parts += [_integrand_source(names[gm], gm, printing) for gm in means]
+    parts += [_series_source(name, lam) for lam, name in series.items()]
     parts += [_function_source(k, e, prepared[k], titles[k], printing, status[k],
                                _evaluation(prepared[k], tables)) for k, e in maps.items()]
     parts += [_joint_source(keys, prepared, printing) for keys in joint]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy
 import scipy.special
@@ -16,11 +16,13 @@ from kernelalg.symbolic.special import GaussianMean
 
 @dataclass(frozen=True)
 class Names:
-    """Names of the generated helpers of Gaussian means: quadrature integrands and tables
-    (name and table spec with a ``call(name, mu, var, exact)`` method)."""
+    """Names of the generated helpers: quadrature integrands and tables of Gaussian means
+    (name and table spec with a ``call(name, mu, var, exact)`` method), and series at an edge
+    (their Lambda -> function name)."""
 
     integrands: dict
     tables: dict
+    series: dict = field(default_factory=dict)
 
 
 class KernelPrinter(SciPyPrinter):
@@ -58,6 +60,13 @@ class KernelPrinter(SciPyPrinter):
 
     def _print_Det2(self, expr):
         return f"_det2({', '.join(self._print(arg) for arg in expr.args)})"
+
+    def _print_NearEdge(self, expr):
+        value, angle, t0, _, series = expr.args
+        return f"_near_edge({self._print(value)}, {self._print(angle)}, {t0}, {self._print(series)}, a, b)"
+
+    def _print_DetSum(self, expr):
+        return f"_det_sum({', '.join(self._print(arg) for arg in expr.args)})"
 
     def _print_GaussianMean(self, expr):
         mu, var = self._print(expr.mu), self._print(expr.var)

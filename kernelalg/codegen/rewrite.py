@@ -36,6 +36,12 @@ class Det2(sp.Function):
     nargs = 3
 
 
+class DetSum(sp.Function):
+    """k (ab - c^2) + p a + q b + r with k r = p q, r > 0, p, q >= 0 (see runtime._det_sum)."""
+
+    nargs = 7
+
+
 class Expm1(sp.Function):
     """exp(z) - 1."""
 
@@ -83,12 +89,13 @@ class ExpSub(sp.Function):
 
 
 def _det_terms(expr: sp.Expr) -> sp.Expr:
-    """Rewrite k ab + p a + q b + r - k c^2 (plus other terms) for accuracy and speed.
+    """Rewrite k ab + p a + q b + r - k c^2 (plus other terms) without the cancellation of its
+    c^2 and ab terms near the edge c^2 = ab.
 
-    Without a constant term (r = 0) the sum is k Det2(a, b, c) + p a + q b: no cancellation
-    near the diagonal, and Det2 is shared with the other maps that need it.  With r != 0 and
-    k r = p q it is (p a + r)(q b + r)/r - k c^2: factors of a alone or b alone stay vectors in
-    the kernel recursion, and the positive terms bound the relative rounding error.
+    It is k Det2(a, b, c) + p a + q b + r, with the exact Det2 shared with the other maps that
+    need it; or, when r > 0, p, q >= 0 and k r = p q (erf's (1 + 2a)(1 + 2b) - 4 c^2),
+    DetSum(a, b, c, k, p, q, r), which uses the factored form (p a + r)(q b + r)/r - k c^2 (its
+    factors are vectors in the kernel recursion) where it is accurate.
     """
     if not expr.is_Add:
         return expr
@@ -96,13 +103,12 @@ def _det_terms(expr: sp.Expr) -> sp.Expr:
     k = coeffs.get(a * b, 0)
     if k == 0 or coeffs.get(c**2, 0) != -k:
         return expr
-    p, q, r = coeffs.get(a, 0), coeffs.get(b, 0), coeffs.get(sp.S.One, 0)
+    p, q, r = (sp.sympify(coeffs.get(key, 0)) for key in (a, b, sp.S.One))
     rest = expr - k * a * b + k * c**2 - p * a - q * b - r
-    if r == 0:
-        return rest + k * Det2(a, b, c) + p * a + q * b
-    if k * r != p * q:
-        return expr
-    return rest + (p * a + r) * (q * b + r) / r - k * c**2
+    numeric = all(v.is_number for v in (k, p, q, r))
+    if numeric and r > 0 and p >= 0 and q >= 0 and k * r == p * q:
+        return rest + DetSum(a, b, c, k, p, q, r)
+    return rest + k * Det2(a, b, c) + p * a + q * b + r
 
 
 def _asin(arg: sp.Expr) -> sp.Expr:

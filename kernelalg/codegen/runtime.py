@@ -36,6 +36,19 @@ def _det2(a, b, c):
     return d
 
 
+def _det_sum(a, b, c, k, p, q, r):
+    """k (ab - c**2) + p a + q b + r, given k r = p q, r > 0, p, q >= 0.
+
+    As (p a + r)(q b + r)/r - k c**2 = k ab + p a + q b + r - k c**2 (cheap: its factors are
+    vectors in the kernel recursion) where that is accurate: its relative rounding error is about
+    1 + k ab / (p a + q b + r) ulps, and it is used when that is at most 1000 for every entry
+    (bounded from the extreme a and b); else from the exact _det2."""
+    lowest = p * numpy.min(a, initial=numpy.inf) + q * numpy.min(b, initial=numpy.inf) + r
+    if k * numpy.max(a, initial=0.0) * numpy.max(b, initial=0.0) <= 1e3 * lowest:
+        return (p * a + r) * (q * b + r) / r - k * (c * c)
+    return k * _det2(a, b, c) + ((p * a + r) + q * b)
+
+
 def _root_ab(a, b):
     """sqrt(ab): exact for a = b (the root of a square, so the edge c = a = b stays exact), and as
     sqrt(a) sqrt(b) where a*b would under- or overflow."""
@@ -57,7 +70,9 @@ def _on_edge(formula, diverges, a, b, c):
     |c| past it); where the formula still reads 0/0 or inf * 0 there, the value is its continuous
     limit: the values just inside (c shrunk by _NEAR and _NEARER ulps) extrapolated linearly in
     sqrt(ab - c**2) to the edge (exact to O(ab - c**2) where the map approaches the edge like
-    sqrt(ab - c**2), as it does at a kink or step of the integrand).  A map flagged in
+    sqrt(ab - c**2), as it does at a kink or step of the integrand; 0 where that line crosses 0
+    between the inside values and the edge: the map vanishes there faster than sqrt(ab - c**2)).
+    A map flagged in
     ``diverges`` (a product of deltas) is +inf where that limit grows like (ab - c**2)**(-1/2)
     (c shrunk by _NEAR versus _NEARER ulps), i.e. where the delta locations lie on the
     degenerate support."""
@@ -81,12 +96,27 @@ def _on_edge(formula, diverges, a, b, c):
             # O(s**2) for maps that approach the edge like s (a kink or step on the support)
             limit = near[i] - s * (nearer[i] - near[i]) / (t - s)
             limit = numpy.where(numpy.isfinite(limit), limit, near[i])
+            # past 0 from both inside values: the map vanishes faster than s there (like s^3)
+            limit = numpy.where(limit * near[i] < 0, 0.0, limit)
             if flag:
                 limit = numpy.where(near[i] > 1.5 * nearer[i], numpy.inf, limit)
             fix = numpy.where(numpy.isfinite(edge[i]), edge[i], limit)
             outs[i] = numpy.array(outs[i], dtype=float)
             outs[i][anywhere] = numpy.where(bad[i][anywhere], fix, outs[i][anywhere])
     return tuple(outs)
+
+
+def _near_edge(value, angle, t0, series, a, b):
+    """value, with the entries where the angle t to an edge is below t0 replaced by
+    series(a, b, t), the map's series in t at that edge (where the formula cancels)."""
+    shape = numpy.broadcast_shapes(numpy.shape(value), numpy.shape(angle), numpy.shape(a), numpy.shape(b))
+    near = numpy.broadcast_to(numpy.asarray(angle) < t0, shape)
+    if not near.any():
+        return value
+    out = numpy.array(numpy.broadcast_to(value, shape), dtype=float)
+    t, a, b = (numpy.broadcast_to(v, shape)[near] for v in (angle, a, b))
+    out[near] = series(a, b, t)
+    return out
 
 
 def _exp_erfc(e, e_scaled, z):

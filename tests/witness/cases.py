@@ -110,7 +110,7 @@ def grid(case: Case) -> list[tuple[float, float, float]]:
 
 
 def tolerance(case: Case) -> float:
-    return 1e-10 if case.closed else 1e-7
+    return 1e-12 if case.closed else 1e-7
 
 
 #: Parametrised families for property tests: spec template, witness builder, parameter values.

@@ -16,8 +16,6 @@ Routes, tried in this order (docs/derivation.md section 3):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
 from kernelalg.errors import DerivationError
@@ -25,6 +23,7 @@ from kernelalg.symbolic.expectation.algebraic import algebraic_integral
 from kernelalg.symbolic.expectation.gaussian2d import gaussian_product
 from kernelalg.symbolic.expectation.orthant import orthant_increment
 from kernelalg.symbolic.expectation.real import is_complex
+from kernelalg.symbolic.expectation.result import Expectation
 from kernelalg.symbolic.expectation.univariate import COMPLEX_STEP, gaussian_mean, mean_steps, normal_pdf
 from kernelalg.symbolic.functions import x
 from kernelalg.symbolic.piecewise import Distribution, derivative, gauss_terms
@@ -37,30 +36,17 @@ MAX_PRICE_DEPTH = 3
 INTEGRATE_SECONDS = 8
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """An expression for the expectation, the steps that produced it, and divergence on c^2 = ab."""
-
-    expr: sp.Expr
-    route: tuple[str, ...]
-    diverges: bool = False
-
-    @property
-    def closed(self) -> bool:
-        return not self.expr.has(GaussianMean)
-
-
 def _mean_steps(*dists: Distribution, mu: sp.Expr | None = None) -> tuple[str, ...]:
     """The 1-D mean routes (erf terms, complex exponentials) that means of ``dists`` centred at
     ``mu`` (None: not known to be 0) take."""
     return tuple(dict.fromkeys(step for dist in dists for step in mean_steps(dist, mu)))
 
 
-def _sum(outcomes: list[Outcome]) -> Outcome:
+def _sum(outcomes: list[Expectation]) -> Expectation:
     route: list[str] = []
     for o in outcomes:
         route.extend(step for step in o.route if step not in route)
-    return Outcome(sum((o.expr for o in outcomes), sp.S.Zero), tuple(route),
+    return Expectation(sum((o.expr for o in outcomes), sp.S.Zero), tuple(route),
                    any(o.diverges for o in outcomes))
 
 
@@ -109,23 +95,23 @@ def mean_or_placeholder(dist: Distribution, mu: sp.Expr, var: sp.Expr) -> sp.Exp
     return GaussianMean(mu, var, sp.Lambda(x, dist.as_expr()))
 
 
-def _delta_delta(f: Distribution, g: Distribution, a, b, c) -> Outcome:
+def _delta_delta(f: Distribution, g: Distribution, a, b, c) -> Expectation:
     det = a * b - c**2
     expr = sum((w * v * sp.exp(-(b * t**2 - 2 * c * t * s + a * s**2) / (2 * det)) / (2 * sp.pi * sp.sqrt(det))
                 for t, w in f.deltas for s, v in g.deltas), sp.S.Zero)
-    return Outcome(expr, ("delta x delta: bivariate normal density at the two locations",), True)
+    return Expectation(expr, ("delta x delta: bivariate normal density at the two locations",), True)
 
 
-def _condition(deltas, g: Distribution, a, b, c, on: str) -> Outcome:
+def _condition(deltas, g: Distribution, a, b, c, on: str) -> Expectation:
     """sum_t w N(t; 0, a) E[g(v) | u = t] with v | u = t ~ N(c t/a, (ab - c^2)/a)."""
     var = (a * b - c**2) / a
     expr = sum((w * normal_pdf(t, 0, a) * mean_or_placeholder(g, c * t / a, var) for t, w in deltas), sp.S.Zero)
     step = (f"delta conditioning on {on}: E[delta({on} - t) g] = N(t; 0, var_{on}) E[g | {on} = t], "
             "a 1-D Gaussian mean")
-    return Outcome(expr, (step, *_mean_steps(g)))
+    return Expectation(expr, (step, *_mean_steps(g)))
 
 
-def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | None:
+def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Expectation | None:
     mean_f, mean_g = gaussian_mean(f, 0, a), gaussian_mean(g, 0, b)
     if mean_f is None or mean_g is None:
         return None
@@ -136,7 +122,7 @@ def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | N
     step = "Price's theorem: E[f g](c) = E[f] E[g] + int_0^c E[f' g'](tau) dtau"
     means = _mean_steps(f, g, mu=sp.S.Zero)
     if df.is_zero() or dg.is_zero():
-        return Outcome(mean_f * mean_g, (step, *means))
+        return Expectation(mean_f * mean_g, (step, *means))
     if f.is_step_function() and g.is_step_function():
         nonzero = [(t, w, s, v) for t, w in df.deltas for s, v in dg.deltas if t != 0 or s != 0]
         at_zero = [(w, v) for t, w in df.deltas for s, v in dg.deltas if t == 0 and s == 0]
@@ -152,14 +138,14 @@ def _price(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | N
                 return None
             total += sum((w * v for w, v in at_zero), sp.S.Zero) * integral
             route.append("integral of the bivariate density at the origin over c")
-        return Outcome(total, tuple(route))
+        return Expectation(total, tuple(route))
     inner = expect(df, dg, a, b, tau, depth + 1)
-    if inner is None or not inner.closed or inner.expr.has(OwenT):
+    if inner is None or not inner.closed_form or inner.expr.has(OwenT):
         return None  # no elementary antiderivative in c to be had
     integral = _integrate(inner.expr, tau, 0, c)
     if integral is None:
         return None
-    return Outcome(mean_f * mean_g + integral, (step, *means, *inner.route, "integrated in c"))
+    return Expectation(mean_f * mean_g + integral, (step, *means, *inner.route, "integrated in c"))
 
 
 def _combined_exponents(expr: sp.Expr) -> sp.Expr:
@@ -170,7 +156,7 @@ def _combined_exponents(expr: sp.Expr) -> sp.Expr:
                         lambda e: sp.exp(sp.factor(sp.cancel(e.args[0]))))
 
 
-def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
+def _fallback(f: Distribution, g: Distribution, a, b, c) -> Expectation:
     """E[f(u) E[g(v) | u]] with the inner mean closed if possible, else nested quadrature.
 
     The outer variable is ``y``; inner means are in the function's own variable ``x``.
@@ -180,41 +166,41 @@ def _fallback(f: Distribution, g: Distribution, a, b, c) -> Outcome:
     inner_g = None if inner_g is None else _combined_exponents(inner_g)
     if inner_g is not None:
         expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner_g))
-        return Outcome(expr, ("no closed form: reduced 1-D integral E[f(u) E[g(v) | u]]", *_mean_steps(g)))
+        return Expectation(expr, ("no closed form: reduced 1-D integral E[f(u) E[g(v) | u]]", *_mean_steps(g)))
     inner_f = conditional_mean(f, c * y / b, var_u)
     if inner_f is not None:
         inner_f = _combined_exponents(inner_f)
         expr = GaussianMean(0, b, sp.Lambda(y, g.as_expr().subs(x, y) * inner_f))
-        return Outcome(expr, ("no closed form: reduced 1-D integral E[g(v) E[f(u) | v]]", *_mean_steps(f)))
+        return Expectation(expr, ("no closed form: reduced 1-D integral E[g(v) E[f(u) | v]]", *_mean_steps(f)))
     inner = GaussianMean(c * y / a, var_v, sp.Lambda(x, g.as_expr()))
     expr = GaussianMean(0, a, sp.Lambda(y, f.as_expr().subs(x, y) * inner))
-    return Outcome(expr, ("no closed form: 2-D integral as nested 1-D Gaussian means",))
+    return Expectation(expr, ("no closed form: 2-D integral as nested 1-D Gaussian means",))
 
 
-def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Outcome | None:
+def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Expectation | None:
     for const, other, var in ((f.constant(), g, b), (g.constant(), f, a)):
         if const is not None:
             steps = ("constant factor: k E[g]", *_mean_steps(other, mu=sp.S.Zero))
-            return Outcome(const * mean_or_placeholder(other, 0, var), steps)
+            return Expectation(const * mean_or_placeholder(other, 0, var), steps)
     if len(f.pieces) == 1 and len(g.pieces) == 1:
         f_terms, g_terms = gauss_terms(f.pieces[0].expr), gauss_terms(g.pieces[0].expr)
         if f_terms is not None and g_terms is not None:
             step = "Gaussian integral over the plane (polynomial x exp(quadratic))"
             complex_step = (COMPLEX_STEP,) if is_complex(f_terms) or is_complex(g_terms) else ()
-            return Outcome(gaussian_product(f_terms, g_terms, a, b, c), (step, *complex_step))
+            return Expectation(gaussian_product(f_terms, g_terms, a, b, c), (step, *complex_step))
     if depth < MAX_PRICE_DEPTH:
         return _price(f, g, a, b, c, depth)
     return None
 
 
-def expect(f: Distribution, g: Distribution, a=None, b=None, c=None, depth: int = 0) -> Outcome | None:
-    """E[f(u) g(v)]; at depth 0 always an Outcome (possibly a fallback), deeper None if stuck."""
+def expect(f: Distribution, g: Distribution, a=None, b=None, c=None, depth: int = 0) -> Expectation | None:
+    """E[f(u) g(v)]; at depth 0 always an Expectation (possibly a fallback), deeper None if stuck."""
     from kernelalg.symbolic.expectation.result import a as A
     from kernelalg.symbolic.expectation.result import b as B
     from kernelalg.symbolic.expectation.result import c as C
 
     a, b, c = (A if a is None else a), (B if b is None else b), (C if c is None else c)
-    parts: list[Outcome] = []
+    parts: list[Expectation] = []
     if f.deltas and g.deltas:
         parts.append(_delta_delta(f, g, a, b, c))
     if f.deltas and not g.regular.is_zero():
@@ -223,11 +209,11 @@ def expect(f: Distribution, g: Distribution, a=None, b=None, c=None, depth: int 
         parts.append(_condition(g.deltas, f.regular, b, a, c, "v"))
     if not f.regular.is_zero() and not g.regular.is_zero():
         regular = _regular(f.regular, g.regular, a, b, c, depth)
-        if regular is None or not regular.closed:
+        if regular is None or not regular.closed_form:
             if depth > 0:
                 return None
             regular = _fallback(f.regular, g.regular, a, b, c)
         parts.append(regular)
     if not parts:
-        return Outcome(sp.S.Zero, ("zero",))
+        return Expectation(sp.S.Zero, ("zero",))
     return _sum(parts)
