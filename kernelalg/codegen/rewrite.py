@@ -267,7 +267,11 @@ def careful(expr: sp.Expr) -> sp.Expr:
 
 
 def _expm1(expr: sp.Expr) -> sp.Expr:
-    """k*exp(z) - k -> k*expm1(z) inside a sum (no cancellation for small z)."""
+    """k*exp(z) - k -> k*expm1(z) inside a sum (no cancellation for small z).
+
+    SymPy's ``sympy.codegen.rewriting.expm1_opt`` does the same but factors the sums it visits:
+    exp(-(a+b)/2 - c)/2 + exp(-(a+b)/2 + c)/2 (sin's derivative map) comes back as the product
+    (exp(c) + exp(-c)) exp(-a/2) exp(-b/2)/2, which overflows at variances of 1e3."""
     coeffs = dict(expr.as_coefficients_dict())
     const = coeffs.get(sp.S.One, sp.S.Zero)
     for term, k in coeffs.items():
