@@ -74,7 +74,7 @@ CASES: tuple[Case, ...] = (
     _case("surrogate gaussian", "sign", F.sign(), "surrogate", "gaussian(sigma=0.5)", F.gaussian(0.5),
           smooth=True),
     _case("surrogate box", "sign", F.sign(), "surrogate", "box", F.box(1.0)),
-    # fallbacks (no closed form required): checked at 1e-7
+    # fallbacks (no closed form required): checked at 1e-10
     _case("sg sign / superspike", "sign", F.sign(), "sg", "superspike", F.superspike(25.0), closed=False),
     _case("sg step(t=0.5) / logistic", "step(t=0.5)", F.step(0.5), "sg", "logistic", F.logistic(4.0),
           closed=False),
@@ -110,7 +110,7 @@ def grid(case: Case) -> list[tuple[float, float, float]]:
 
 
 def tolerance(case: Case) -> float:
-    return 1e-12 if case.closed else 1e-7
+    return 1e-12 if case.closed else 1e-10
 
 
 #: Parametrised families for property tests: spec template, witness builder, parameter values.
