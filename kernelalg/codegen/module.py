@@ -105,10 +105,12 @@ def _features(body: sp.Expr, var: sp.Symbol) -> tuple[list[tuple[sp.Expr, sp.Exp
     return unique, far
 
 
-def _series_source(name: str, series: sp.Lambda) -> str:
+def _series_source(name: str, edge: NearEdge) -> str:
     """The function of a map's series at an edge (see :mod:`kernelalg.codegen.edges`)."""
+    sigma, series = int(edge.args[3]), edge.args[4]
     return (f"def {name}(a, b, t):\n"
-            f'    """Series (Horner form) of a map in the angle t to an edge |rho| = 1."""\n'
+            f'    """The map near the edge rho = {sigma:+d}: its series (Horner form) in the angle\n'
+            f'    t = acos({"-" if sigma < 0 else ""}rho) to the edge, used where t < {float(edge.args[2])}."""\n'
             f"    return {source(fold_constants(series.expr))}\n")
 
 
@@ -319,10 +321,13 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
     for gm in tables:
         labels.setdefault(gm.integrand, f"_TABLE_{len(labels)}")
     table_names = {gm: (labels[gm.integrand], spec) for gm, spec in tables.items()}
-    series = {}
+    series: dict[sp.Lambda, str] = {}
+    near_edges: list[NearEdge] = []
     for expr in prepared.values():
         for edge in sorted(expr.atoms(NearEdge), key=sp.default_sort_key):
-            series.setdefault(edge.args[4], f"_edge_series_{len(series)}")
+            if edge.args[4] not in series:
+                series[edge.args[4]] = f"_edge_series_{len(series)}"
+                near_edges.append(edge)
     printing = Names(names, table_names, series)
     status = {k: compiled_status(e, tables, prepared[k], bounds.get(k)) for k, e in maps.items()}
     runtime_src = inspect.getsource(runtime).split('import numpy\n', 1)[1].strip()
@@ -348,7 +353,7 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
         specs = {name: spec for name, spec in table_names.values()}
         parts += [spec.source(name) for name, spec in specs.items()]
     parts += [_integrand_source(names[gm], gm, printing) for gm in means]
-    parts += [_series_source(name, lam) for lam, name in series.items()]
+    parts += [_series_source(series[edge.args[4]], edge) for edge in near_edges]
     parts += [_function_source(k, e, prepared[k], titles[k], printing, status[k],
                                _evaluation(prepared[k], tables)) for k, e in maps.items()]
     parts += [_joint_source(keys, prepared, printing) for keys in joint]
