@@ -149,14 +149,19 @@ OUTPUT_COMMANDS = {
 }
 
 
+def _inputs_in(folder, monkeypatch):
+    """Work in ``folder``, with the X.npy and y.npy that OUTPUT_COMMANDS read."""
+    monkeypatch.chdir(folder)
+    np.save("X.npy", np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
+    np.save("y.npy", np.array([1.0, -1.0, 0.5]))
+
+
 @pytest.mark.parametrize("name", OUTPUT_COMMANDS)
 def test_commands_refuse_to_overwrite_without_force(name, tmp_path, monkeypatch, capsys):
     from kernelalg.cli import main
 
     argv, target = OUTPUT_COMMANDS[name]
-    monkeypatch.chdir(tmp_path)
-    np.save("X.npy", np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
-    np.save("y.npy", np.array([1.0, -1.0, 0.5]))
+    _inputs_in(tmp_path, monkeypatch)
     (tmp_path / target).write_bytes(b"precious")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -184,9 +189,7 @@ def test_commands_refuse_an_unwritable_output_before_computing(name, tmp_path, m
     from kernelalg.cli import main
 
     argv, target = OUTPUT_COMMANDS[name]
-    monkeypatch.chdir(tmp_path)
-    np.save("X.npy", np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
-    np.save("y.npy", np.array([1.0, -1.0, 0.5]))
+    _inputs_in(tmp_path, monkeypatch)
     closed = os.path.join(CLOSED_FOLDERS[0], f"kernelalg-{target}")
     assert main([closed if a == target else a for a in argv]) == 2
     err = capsys.readouterr().err.strip()
