@@ -24,8 +24,9 @@ from kernelalg.errors import InputError, OutputError
 
 
 def check_target(path: str | Path, overwrite: bool = False, folder: bool = False) -> Path:
-    """``path`` as a Path if it can be written: its parent folder exists and it is not an existing
-    file (or folder, with ``folder=True``) unless ``overwrite``; otherwise an OutputError."""
+    """``path`` as a Path if it can be written: its parent folder exists and accepts new files
+    (tried, so that a read-only folder or file system is refused before any work) and it is not an
+    existing file (or folder, with ``folder=True``) unless ``overwrite``; otherwise an OutputError."""
     if not str(path).strip():
         raise OutputError("empty output path")
     path = Path(path)
@@ -37,7 +38,21 @@ def check_target(path: str | Path, overwrite: bool = False, folder: bool = False
         raise OutputError(f"cannot write {path}: it is {kind}")
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass overwrite=True (command line: --force) to replace it")
+    _remove(_temporary(path, folder=False))
     return path
+
+
+def _temporary(path: Path, folder: bool) -> Path:
+    """A new empty file (or folder) beside ``path``, with its suffix; an OutputError if the folder
+    does not accept one."""
+    try:
+        if folder:
+            return Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+        os.close(fd)
+        return Path(name)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @contextmanager
@@ -45,15 +60,7 @@ def replacing(path: str | Path, overwrite: bool = False, folder: bool = False) -
     """Yield a temporary path (a file, or a folder with ``folder=True``) in the target's folder,
     with the target's suffix; when the block completes, move it onto ``path``."""
     path = check_target(path, overwrite, folder)
-    try:
-        if folder:
-            tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-        else:
-            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-            os.close(fd)
-            tmp = Path(name)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    tmp = _temporary(path, folder)
     try:
         yield tmp
         _commit(tmp, path, overwrite)

@@ -96,6 +96,22 @@ def test_oversized_or_complex_expressions_are_refused(name):
         kernelalg.derive(Function(name, BAD_OBJECTS[name]()))
 
 
+#: objects that are not scalar SymPy expressions, given to Function
+NOT_EXPRESSIONS = {
+    "mutable matrix": lambda: sp.Matrix([x]),  # unhashable: the cached layer_maps raised TypeError
+    "immutable matrix": lambda: sp.ImmutableMatrix([x]),  # an Expr to SymPy: was derived, then NotIntegrableError
+    "list": lambda: [x],
+    "string": lambda: "x",
+    "equation": lambda: sp.Eq(x, 1),
+}
+
+
+@pytest.mark.parametrize("name", NOT_EXPRESSIONS)
+def test_a_function_must_be_a_scalar_expression(name):
+    with pytest.raises(ExpressionError, match="not an expression"):
+        kernelalg.layer_maps(Function(name, NOT_EXPRESSIONS[name]()), "gaussian")
+
+
 @pytest.mark.parametrize("spec", ["exp(exp(exp(exp(exp(x)))))", "x**x**x"])
 def test_pathological_derivations_stop_at_the_budget(spec):
     with pytest.raises(DerivationBudgetError):

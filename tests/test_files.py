@@ -149,14 +149,19 @@ OUTPUT_COMMANDS = {
 }
 
 
+def _inputs_in(folder, monkeypatch):
+    """Work in ``folder``, with the X.npy and y.npy that OUTPUT_COMMANDS read."""
+    monkeypatch.chdir(folder)
+    np.save("X.npy", np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
+    np.save("y.npy", np.array([1.0, -1.0, 0.5]))
+
+
 @pytest.mark.parametrize("name", OUTPUT_COMMANDS)
 def test_commands_refuse_to_overwrite_without_force(name, tmp_path, monkeypatch, capsys):
     from kernelalg.cli import main
 
     argv, target = OUTPUT_COMMANDS[name]
-    monkeypatch.chdir(tmp_path)
-    np.save("X.npy", np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]]))
-    np.save("y.npy", np.array([1.0, -1.0, 0.5]))
+    _inputs_in(tmp_path, monkeypatch)
     (tmp_path / target).write_bytes(b"precious")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -164,3 +169,28 @@ def test_commands_refuse_to_overwrite_without_force(name, tmp_path, monkeypatch,
     assert (tmp_path / target).read_bytes() == b"precious"
     assert main([*argv, "--force"]) == 0
     assert (tmp_path / target).read_bytes() != b"precious" and _leftovers(tmp_path) == []
+
+
+#: folders in which nobody, root included, can create a file (Linux pseudo file systems)
+CLOSED_FOLDERS = [folder for folder in ("/sys", "/proc") if os.path.isdir(folder)]
+
+
+@pytest.mark.parametrize("folder", CLOSED_FOLDERS)
+def test_a_folder_that_accepts_no_files_is_refused_by_the_check(folder):
+    """check_target tries to create a file there, so the refusal comes before any work."""
+    with pytest.raises(OutputError, match="cannot write"):
+        files.check_target(os.path.join(folder, "kernelalg-out.txt"))
+
+
+@pytest.mark.skipif(not CLOSED_FOLDERS, reason="no pseudo file system to write into")
+@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+def test_commands_refuse_an_unwritable_output_before_computing(name, tmp_path, monkeypatch, capsys):
+    """One line and exit 2, with nothing computed first (the plot's progress line would be a second line)."""
+    from kernelalg.cli import main
+
+    argv, target = OUTPUT_COMMANDS[name]
+    _inputs_in(tmp_path, monkeypatch)
+    closed = os.path.join(CLOSED_FOLDERS[0], f"kernelalg-{target}")
+    assert main([closed if a == target else a for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"kernelalg: error: cannot write {closed}") and "\n" not in err

@@ -124,8 +124,7 @@ def validate(expr: object, text: str = "", free: tuple[sp.Symbol, ...] = ()) -> 
     """Check that ``expr`` is a real-valued SymPy expression whose only free symbols are x and ``free``."""
     label = text or str(expr)
     label = label if len(label) <= 80 else label[:60] + "..."
-    if not isinstance(expr, sp.Expr):
-        raise ExpressionError(f"{label!r} is not an expression")
+    _require_scalar(expr, label)
     extra = expr.free_symbols - {x, *free}
     if extra:
         names = ", ".join(sorted(str(s) for s in extra))
@@ -134,6 +133,12 @@ def validate(expr: object, text: str = "", free: tuple[sp.Symbol, ...] = ()) -> 
         raise ExpressionError(f"expression {label!r} is not real-valued")
     _check_size(expr, label)
     return expr
+
+
+def _require_scalar(expr: object, label: str) -> None:
+    """A scalar SymPy expression (a matrix is an Expr in SymPy, but not a function of x)."""
+    if not isinstance(expr, sp.Expr) or expr.is_Matrix:
+        raise ExpressionError(f"{label!r} is not an expression")
 
 
 def _check_size(expr: sp.Expr, label: str) -> None:
@@ -160,6 +165,9 @@ class Function:
     name: str
     expr: sp.Expr
     params: tuple[tuple[str, float], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        _require_scalar(self.expr, self.name)  # so that a Function can be hashed and keyed; validate() does the rest
 
     def __str__(self) -> str:
         return self.name
