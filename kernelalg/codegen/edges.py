@@ -19,6 +19,8 @@ the series).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -69,11 +71,9 @@ def _at_edge(expr: sp.Expr, sigma: int) -> sp.Expr | None:
     return expr if analytic and not expr.has(sp.asin, sp.acos, sp.atan, sp.erf, sp.exp) else None
 
 
-def _series(expr: sp.Expr, sigma: int) -> sp.Lambda | None:
-    """The map's series in t at the edge rho = sigma, in Horner form, as Lambda((a, b, t), ...)."""
-    edge = _at_edge(expr, sigma)
-    if edge is None:
-        return None
+def _series(edge: sp.Expr) -> sp.Lambda | None:
+    """The series in t of ``edge`` (a map in the angle t to an edge, :func:`_at_edge`) at t = 0,
+    in Horner form, as Lambda((a, b, t), ...)."""
     rough = sp.expand(sp.series(edge, t, 0, 8).removeO())
     if rough == 0 or rough.has(sp.log) or not rough.is_polynomial(t):
         return None
@@ -124,17 +124,22 @@ def _switch(formula, angle, series, sigma: int) -> float | None:
     return None
 
 
+@lru_cache(maxsize=256)
 def near_edge(expr: sp.Expr) -> sp.Expr:
     """The float64-careful form of a derived expression (:func:`careful`), with the series at
     each edge where the formula cancels (NearEdge)."""
     form = careful(expr)
     if expr.has(GaussianMean, OwenT) or not expr.has(c):
         return form
-    formula = compile_function(form, (a, b, c))
+    formula = None
     for sigma in (-1, 1):
+        edge = _at_edge(expr, sigma)
+        if edge is None:  # not analytic in the angle to the edge: no series to try (checked first: cheap)
+            continue
+        formula = formula or compile_function(form, (a, b, c))
         if not _cancels(expr, formula, sigma):
             continue
-        series = _series(expr, sigma)
+        series = _series(edge)
         if series is None:
             continue
         angle = edge_angle(sigma)
