@@ -112,8 +112,10 @@ def test_table_is_the_witness_live(case):
 SMOOTH = [c for c in CASES if c.smooth]
 
 
-@pytest.mark.parametrize("case", SMOOTH[:2], ids=[c.name for c in SMOOTH[:2]])
+@pytest.mark.parametrize("case", SMOOTH[:1], ids=[c.name for c in SMOOTH[:1]])
 def test_smooth_table_entry_live(case):
+    """One 2-D witness value recomputed in CI (sign + x/2, about 30 s); the erf rows, 80 s each,
+    run with --runslow below, and tests/test_witness.py checks the witness's erf in CI."""
     row = ROWS[case.name][0]
     value = expectation(*case.refs, row["a"], row["b"], row["c"])
     assert abs(value - mp.mpf(row["value"])) <= 1e-15 * abs(value)
