@@ -81,8 +81,9 @@ def _series(edge: sp.Expr) -> sp.Lambda | None:
     series = sp.expand(sp.series(edge, t, 0, lead + ORDER + 1).removeO())
     if not series.is_polynomial(t):
         return None
-    coeffs = sp.Poly(series, t).all_coeffs()  # highest power first
-    lowest = min(sp.Poly(series, t).monoms())[0]
+    poly = sp.Poly(series, t)
+    coeffs = poly.all_coeffs()  # highest power first
+    lowest = min(poly.monoms())[0]
     common = sp.factor(coeffs[-1 - lowest]) * t**lowest  # the leading term, e.g. sqrt(ab) t^3 / (6 pi)
     horner = sp.S.Zero
     for coeff in coeffs[:len(coeffs) - lowest]:
