@@ -90,10 +90,11 @@ NT_PYTHON = Path.home() / ".cache" / "kernelalg-peers" / "ntenv" / "bin" / "pyth
 
 
 def neural_tangents(python: Path, activation: str, n: int, depth: int, repeat: int, x64: bool,
-                    out: str | None = None) -> dict:
-    """Time neural-tangents' analytic kernel in its own venv (benchmarks/nt_reference.py)."""
+                    out: str | None = None, points: str | None = None) -> dict:
+    """Time neural-tangents' kernel in its own venv (benchmarks/nt_reference.py), on the points
+    saved at ``points`` (.npy) or else on ``n`` points of the unit circle."""
     job = {"activation": activation, "n": n, "depth": depth, "sigma_w": 1.0, "sigma_b": 0.0,
-           "repeat": repeat, "x64": x64, "out": out}
+           "repeat": repeat, "x64": x64, "out": out, "points": points}
     script = Path(__file__).with_name("nt_reference.py")
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     done = subprocess.run([str(python), str(script)], input=json.dumps(job), capture_output=True, text=True,

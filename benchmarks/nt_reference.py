@@ -1,9 +1,9 @@
 """neural-tangents' analytic kernel of the benchmark networks, run in neural-tangents' own venv.
 
-Reads a JSON job from stdin: {"activation": "erf" | "relu" | "sign", "n": N, "depth": L,
-"sigma_w": .., "sigma_b": .., "repeat": R, "x64": bool, "out": path or null}, builds
-stax.serial(Dense, act, Dense, act, ..., Dense) in the NTK parametrisation on N points of the
-unit circle, and prints {"seconds": best of R after a compiling warm-up, "cpu_seconds": the
+Reads a JSON job from stdin: {"activation": "erf" | "relu" | "sign" | "tanh", "n": N, "depth": L,
+"sigma_w": .., "sigma_b": .., "repeat": R, "x64": bool, "out": path or null, "points": .npy path
+(optional)}, builds stax.serial(Dense, act, Dense, act, ..., Dense) in the NTK parametrisation on
+the given points, or else on N points of the unit circle, and prints {"seconds": best of R after a compiling warm-up, "cpu_seconds": the
 best CPU time of the process (all threads), "compile_seconds": ..}.
 With "out", the NNGP and NTK matrices are saved there (.npz) for comparison.  Started as a
 subprocess by bench_kernels.py; it imports nothing from kernelalg.
@@ -25,15 +25,20 @@ def main() -> None:
     import jax.numpy as jnp
     from neural_tangents import stax
 
-    act = {"erf": stax.Erf, "relu": stax.Relu, "sign": stax.Sign}[job["activation"]]
+    act = {"erf": stax.Erf, "relu": stax.Relu, "sign": stax.Sign,
+           # no closed form: 2-D Gauss-Hermite product rule of degree 25 (its default), no error estimate
+           "tanh": lambda: stax.ElementwiseNumerical(jnp.tanh, deg=25)}[job["activation"]]
     dense = lambda: stax.Dense(1, W_std=job["sigma_w"], b_std=job["sigma_b"])  # noqa: E731
     layers = []
     for _ in range(job["depth"]):
         layers += [dense(), act()]
     _, _, kernel_fn = stax.serial(*layers, dense())
     kernel_fn = jax.jit(kernel_fn, static_argnames="get")
-    theta = 2 * np.pi * np.arange(job["n"]) / job["n"]
-    x = jnp.asarray(np.stack([np.cos(theta), np.sin(theta)], axis=1))
+    if job.get("points"):
+        x = jnp.asarray(np.load(job["points"]))
+    else:
+        theta = 2 * np.pi * np.arange(job["n"]) / job["n"]
+        x = jnp.asarray(np.stack([np.cos(theta), np.sin(theta)], axis=1))
 
     def run():
         k = kernel_fn(x, None, ("nngp", "ntk"))

@@ -40,6 +40,12 @@ class KernelPrinter(SciPyPrinter):
     def _print_OwenT(self, expr):
         return f"scipy.special.owens_t({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
+    def _print_OwenTail(self, expr):
+        return f"_owens_t_tail({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_OwenRest(self, expr):
+        return f"_owens_t_rest({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print_Erfc(self, expr):
         return f"scipy.special.erfc({self._print(expr.args[0])})"
 

@@ -142,6 +142,73 @@ def _exp_sub(x, y, d):
     return numpy.sign(d) * numpy.exp(numpy.maximum(x, y)) * numpy.expm1(-numpy.abs(d))
 
 
+def _owen_integral(integrand, h, u0, floor):
+    """_owen_panels on blocks of rows (bounded work arrays)."""
+    parts = [_owen_panels(integrand, h[i:i + 2048], u0[i:i + 2048], floor) for i in range(0, len(h), 2048)]
+    return numpy.concatenate([p for p, _ in parts]), numpy.concatenate([q for _, q in parts])
+
+
+def _owen_panels(integrand, h, u0, floor):
+    """(1/2 pi) int_lowest^u0 integrand(E(u)) du, E(u) = h^2 / (2 sin^2 u), row by row (h, u0 are
+    columns): Owen's T integral in u = acot x.  12-point Gauss-Legendre on panels that each change
+    E by at most 6 and u (and pi - u beyond pi/2) by at most a factor 2, from u0 down to ``lowest``,
+    where E has grown by 60 (or u fallen to floor u0).  Returns (integral, lowest)."""
+    with numpy.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        e0 = (h / numpy.sin(u0)) ** 2 / 2
+        by_exponent = numpy.arcsin(numpy.minimum(1.0, h / numpy.sqrt(2 * (e0 + _OWEN_STEPS))))
+        lowest = numpy.maximum(by_exponent[:, -1:], u0 * floor)
+        beyond = numpy.maximum(numpy.pi - u0, 0.0)  # u0 > pi/2 (x < 0): E grows again toward u = pi
+        levels = max(numpy.nanmax(numpy.log2(u0 / lowest), initial=0.0),  # u0 = 0: 0/0
+                     numpy.nanmax(numpy.log2(numpy.pi / beyond), initial=0.0))
+    halvings = 2.0 ** -numpy.arange(1.0, min(numpy.ceil(levels), 1100.0) + 1)
+    edges = numpy.concatenate([by_exponent, u0 * halvings, numpy.pi - beyond / halvings, u0], axis=1)
+    edges = numpy.sort(numpy.clip(edges, lowest, u0), axis=1)
+    half = (edges[:, 1:] - edges[:, :-1]) / 2
+    u = (edges[:, :-1] + half)[..., None] + half[..., None] * _GL_NODES
+    with numpy.errstate(divide="ignore", over="ignore", under="ignore"):
+        values = integrand((h[..., None] / numpy.sin(u)) ** 2 / 2)
+    return numpy.sum(half[..., None] * _GL_WEIGHTS * values, axis=(1, 2)) / (2 * numpy.pi), lowest[:, 0]
+
+
+_OWEN_STEPS = numpy.arange(0.0, 61.0, 6.0)  # E(u) - E(u0) at panel edges of _owen_integral
+
+
+def _owens_t_tail(h, a):
+    """T(h, oo) - T(h, a) = erfc(h / sqrt 2) / 4 - T(h, a) (Owen's T; h >= 0) without the
+    cancellation of that difference where T(h, a) is close to T(h, oo) (a large, or h large and
+    a > 0).  There (more than two digits lost), with x = cot u in Owen's integral, it is
+    (1/2 pi) int_0^u0 exp(-E(u)) du, E(u) = h^2 / (2 sin^2 u), u0 = acot(a): a positive integrand
+    (below E(u0) + 60 it is negligible)."""
+    if numpy.ndim(h) == numpy.ndim(a) == 0:
+        return _owens_t_tail(numpy.atleast_1d(h), numpy.atleast_1d(a))[0]
+    h, a = numpy.broadcast_arrays(numpy.asarray(h, dtype=float), numpy.asarray(a, dtype=float))
+    whole = scipy.special.erfc(h / numpy.sqrt(2)) / 4
+    out = whole - scipy.special.owens_t(h, a)
+    hard = numpy.flatnonzero(out < 1e-2 * whole)
+    if hard.size:
+        u0 = numpy.arctan2(1.0, a.flat[hard])[:, None]
+        out.flat[hard] = _owen_integral(lambda e: numpy.exp(-e), h.flat[hard][:, None], u0, 2.0**-50)[0]
+    return out
+
+
+def _owens_t_rest(h, a):
+    """acot(a) / (2 pi) - T(h, oo) + T(h, a), i.e. (1/2 pi) int_0^u0 (1 - exp(-E(u))) du in the
+    variables of _owens_t_tail, u0 = acot(a) in (0, pi): the part of Owen's T tail that vanishes
+    as h -> 0.  Where the difference acot(a) / (2 pi) - _owens_t_tail cancels at all (below half
+    of acot(a) / (2 pi); small h), integrated: the integrand is 1 below ``lowest``, positive above."""
+    if numpy.ndim(h) == numpy.ndim(a) == 0:
+        return _owens_t_rest(numpy.atleast_1d(h), numpy.atleast_1d(a))[0]
+    h, a = numpy.broadcast_arrays(numpy.asarray(h, dtype=float), numpy.asarray(a, dtype=float))
+    whole = numpy.arctan2(1.0, a) / (2 * numpy.pi)
+    out = whole - _owens_t_tail(h, a)
+    hard = numpy.flatnonzero(out < 0.5 * whole)
+    if hard.size:
+        u0 = numpy.arctan2(1.0, a.flat[hard])[:, None]
+        part, lowest = _owen_integral(lambda e: -numpy.expm1(-e), h.flat[hard][:, None], u0, 0.0)
+        out.flat[hard] = part + lowest / (2 * numpy.pi)
+    return out
+
+
 def _shaped(value, a, b, c):
     """value as a float array of the broadcast shape of a, b, c."""
     shape = numpy.broadcast_shapes(numpy.shape(a), numpy.shape(b), numpy.shape(c))
