@@ -156,7 +156,10 @@ def _inputs_in(folder, monkeypatch):
     np.save("y.npy", np.array([1.0, -1.0, 0.5]))
 
 
-@pytest.mark.parametrize("name", OUTPUT_COMMANDS)
+#: a report cross-checks every map by nested mpmath quadrature (about a minute): with --runslow;
+#: its output goes through the same files.check_target and atomic write as the others
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "derive --report" else n
+                                  for n in OUTPUT_COMMANDS])
 def test_commands_refuse_to_overwrite_without_force(name, tmp_path, monkeypatch, capsys):
     from kernelalg.cli import main
 

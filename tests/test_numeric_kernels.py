@@ -169,7 +169,7 @@ def test_sgntk_is_symmetric_on_the_sphere(phi, psi, n, d, radius, seed):
 
 
 @settings(max_examples=10)
-@given(st.sampled_from(["gaussian", "triangle", "atan", "laplace"]), st.integers(2, 6), st.integers(0, 2**32 - 1))
+@given(st.sampled_from(["gaussian", "triangle"]), st.integers(2, 6), st.integers(0, 2**32 - 1))
 def test_erf_m_sgntk_approaches_sign(psi, n, seed):
     x = np.random.default_rng(seed).normal(size=(n, 3))
     sign = Kernel("sign", psi, depth=2)(x, outputs=("sgntk",)).sgntk
