@@ -78,3 +78,12 @@ def test_rectangle_probability_is_written_without_its_cancellation():
     assert box.has(OwenRest) and not box.has(OwenT, OwenTail) and box.as_coeff_Add()[0] == 0
     step = careful(kernelalg.derive("step(t=0.5)").nngp.expr)
     assert step.has(OwenTail) and not step.has(OwenT, OwenRest)
+
+
+@pytest.mark.parametrize("h,x", [(0.01, -1e8), (0.5, -1e8), (0.01, -44.7), (0.5, -44.7)])
+def test_owen_rest_beyond_a_right_angle(h, x):
+    """x < 0 (acot x > pi/2, where E grows again toward pi): relative 1e-13, and at x = -oo the
+    limit erf(h/sqrt 2)/2."""
+    want = owen_tail_reference(h, x, rest=True)
+    assert abs(_owens_t_rest(h, x) - want) <= 1e-13 * want, (h, x, mp.nstr(want, 17))
+    assert _owens_t_rest(h, -np.inf) == pytest.approx(float(mp.erf(h / mp.sqrt(2)) / 2), rel=1e-13)

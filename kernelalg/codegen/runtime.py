@@ -144,7 +144,7 @@ def _exp_sub(x, y, d):
 
 def _owen_integral(integrand, h, u0, floor):
     """_owen_panels on blocks of rows (bounded work arrays)."""
-    parts = [_owen_panels(integrand, h[i:i + 2048], u0[i:i + 2048], floor) for i in range(0, len(h), 2048)]
+    parts = [_owen_panels(integrand, h[i:i + 512], u0[i:i + 512], floor) for i in range(0, len(h), 512)]
     return numpy.concatenate([p for p, _ in parts]), numpy.concatenate([q for _, q in parts])
 
 
@@ -152,16 +152,18 @@ def _owen_panels(integrand, h, u0, floor):
     """(1/2 pi) int_lowest^u0 integrand(E(u)) du, E(u) = h^2 / (2 sin^2 u), row by row (h, u0 are
     columns): Owen's T integral in u = acot x.  12-point Gauss-Legendre on panels that each change
     E by at most 6 and u (and pi - u beyond pi/2) by at most a factor 2, from u0 down to ``lowest``,
-    where E has grown by 60 (or u fallen to floor u0).  Returns (integral, lowest)."""
+    where E has grown by 60 over its least value on the interval (or u fallen to floor u0), and
+    beyond pi/2 the same toward pi (E is symmetric about pi/2).  Returns (integral, lowest)."""
     with numpy.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        e0 = (h / numpy.sin(u0)) ** 2 / 2
+        e0 = (h / numpy.sin(numpy.minimum(u0, numpy.pi / 2))) ** 2 / 2
         by_exponent = numpy.arcsin(numpy.minimum(1.0, h / numpy.sqrt(2 * (e0 + _OWEN_STEPS))))
         lowest = numpy.maximum(by_exponent[:, -1:], u0 * floor)
-        beyond = numpy.maximum(numpy.pi - u0, 0.0)  # u0 > pi/2 (x < 0): E grows again toward u = pi
+        beyond = numpy.maximum(numpy.pi - u0, lowest)  # u0 > pi/2 (x < 0): E grows again toward u = pi
         levels = max(numpy.nanmax(numpy.log2(u0 / lowest), initial=0.0),  # u0 = 0: 0/0
                      numpy.nanmax(numpy.log2(numpy.pi / beyond), initial=0.0))
     halvings = 2.0 ** -numpy.arange(1.0, min(numpy.ceil(levels), 1100.0) + 1)
-    edges = numpy.concatenate([by_exponent, u0 * halvings, numpy.pi - beyond / halvings, u0], axis=1)
+    edges = numpy.concatenate([by_exponent, numpy.pi - by_exponent, u0 * halvings, numpy.pi - beyond / halvings, u0],
+                              axis=1)
     edges = numpy.sort(numpy.clip(edges, lowest, u0), axis=1)
     half = (edges[:, 1:] - edges[:, :-1]) / 2
     u = (edges[:, :-1] + half)[..., None] + half[..., None] * _GL_NODES
