@@ -20,7 +20,7 @@ def members(families) -> list[tuple[str, object]]:
 activations = st.sampled_from(members(ACTIVATION_FAMILIES))
 surrogates = st.sampled_from(members(SURROGATE_FAMILIES))
 #: pair-drawing tests derive a new pair per example (cold: up to seconds): fewer examples
-pairs = settings(max_examples=12)
+pairs = settings(max_examples=8)
 variances = st.floats(1e-3, 1e3).map(float)
 rhos = st.floats(-0.999, 0.999)
 

@@ -7,12 +7,14 @@ import pytest
 from kernelalg.cli import main
 
 
-@pytest.mark.parametrize("suffix", [".md", ".tex"])
-def test_report_has_functions_routes_formulas_and_verification(tmp_path, suffix, capsys, monkeypatch):
+@pytest.mark.parametrize("suffix,verify", [(".md", False), (".tex", False),
+                                           pytest.param(".md", True, marks=pytest.mark.slow)])
+def test_report_has_functions_routes_formulas_and_verification(tmp_path, suffix, verify, capsys, monkeypatch):
     from kernelalg.numeric import validation
-    # the verification itself (mpmath quadrature, about a minute) runs at one covariance here
+    # the verification itself (mpmath quadrature, about a minute at one covariance) runs with
+    # --runslow (`kernelalg run`, tested in CI, runs it too); otherwise its table is stubbed
     monkeypatch.setattr(validation, "MODERATE", validation.MODERATE[:1])
-    if suffix == ".tex":  # ... and once: here its table is stubbed
+    if not verify:
         from kernelalg import reports
         monkeypatch.setattr(reports, "check_maps", lambda maps: [
             validation.MapCheck(name, "closed form", None, 1e-16, 1e-16, 10) for name in ("nngp", "sg", "ntk", "surrogate")])

@@ -25,7 +25,9 @@ that would not fit into the available memory are refused up front; a NaN, or an 
 than a divergence of a derivative map (a product of deltas), is a
 :class:`~kernelalg.errors.NumericalError`.  Entries with variances beyond the float64 range of
 the generated code are evaluated from the closed forms in mpmath (:mod:`kernelalg.numeric.widerange`,
-inside :func:`~kernelalg.numeric.layermaps.evaluate_valid`).
+inside :func:`~kernelalg.numeric.layermaps.evaluate_valid`); entries within 1 - |rho| < 2^-22 of
+the edge at some layer are put on it exactly or recomputed in mpmath from the exact input
+products (:mod:`kernelalg.numeric.nearedge`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import numpy as np
 
 from kernelalg.codegen.module import SWAPPED
 from kernelalg.errors import InputError, NumericalError
+from kernelalg.numeric import nearedge
 from kernelalg.numeric.arrays import check_memory, first_bad
 from kernelalg.numeric.layermaps import CompiledMaps, evaluate_valid
 
@@ -134,13 +137,23 @@ class Chain:
         return out
 
     @cached_property
+    def _refinable(self) -> tuple[str, ...]:
+        """The outputs that can be recomputed exactly near the edge |rho| = 1 (closed-form maps)."""
+        return nearedge.refinable(self.steps, OUTPUTS)
+
+    @cached_property
+    def _lipschitz(self) -> bool:
+        return nearedge.lipschitz(self.steps)
+
+    @cached_property
     def _sg_symmetric(self) -> bool:
         """Whether every layer's sg is symmetric in (a, b) as written (psi = phi', or both even alike)."""
         return all(step.maps.sg_symmetric for step in self.steps)
 
     def _recursion(self, c: np.ndarray, va: list[np.ndarray], vb: list[np.ndarray], want: tuple[str, ...],
                    diagonal: tuple[np.ndarray, np.ndarray] | None = None,
-                   out: dict[str, np.ndarray] | None = None, image: bool = False):
+                   out: dict[str, np.ndarray] | None = None, image: bool = False,
+                   inputs: tuple[np.ndarray, np.ndarray] | None = None):
         """Run the layer recursion on a block; c = S1 of the block, va/vb the row/column variances.
 
         ``diagonal`` indexes the block's entries S(x, x) (when X is Y): they are set to the
@@ -148,17 +161,31 @@ class Chain:
         ``out`` holds views of the output arrays that the last layer writes into directly.
         ``image``: also return the SG-NTK of the swapped pairs, I(y, x) at the place of (x, y)
         (sg with the variances swapped, on the same symmetric S); otherwise None.
-        Only the maps that ``want`` needs are evaluated.
+        Only the maps that ``want`` needs are evaluated.  ``inputs``: the rows (X, Y) of the block;
+        given, entries whose covariance comes within nearedge.GAP of the edge |rho| = 1 at some
+        layer are settled on the edge or recomputed exactly (:mod:`kernelalg.numeric.nearedge`).
         """
         out = out or {}
         if diagonal is not None:
             c[diagonal] = va[0][diagonal[0], 0]
         s = sg_ntk = naive = swapped = c  # I1 = T1 = S1 (never modified in place)
         with_sg = "sgntk" in want or image
+        exact = [name for name in self._refinable if name in want] if inputs is not None else []
+        edge = settled = None
         for layer, step in enumerate(self.steps):
             w2, b2, maps = step.w2, step.b2, step.maps
             a, b = va[layer], vb[layer]
             last = layer == len(self.steps) - 1
+            if exact:
+                if layer == 0:
+                    edge, settled = np.zeros(c.shape, bool), np.zeros(c.shape, bool)
+                    if diagonal is not None:
+                        settled[diagonal] = True  # S(x, x) = a exactly
+                    if nearedge.flag(a, b, s, settled, edge):
+                        nearedge.settle(*inputs, self.sigma_w**2 / inputs[0].shape[1], self.sigma_b**2, a, b, c,
+                                        edge, settled, self._lipschitz)
+                else:
+                    nearedge.flag(a, b, s, settled, edge)
             # S is a covariance by construction; entries that rounding pushed past |c| = sqrt(ab)
             # and came out non-finite are evaluated on the clipped edge by the generated code.
             sg_t = None
@@ -193,6 +220,13 @@ class Chain:
                 swapped = np.add(swapped, s, out=swapped)
             if "ntk" in want:
                 naive = np.add(naive, s, out=out["ntk"] if last and "ntk" in out else naive)
+        if edge is not None and (edge & ~settled).any():
+            i, j = np.nonzero(edge & ~settled)
+            values = nearedge.recompute(self.steps, self.sigma_w, self.sigma_b, *inputs, (i, j),
+                                        (va[0][:, 0], vb[0][0]), exact, image and "sgntk" in exact)
+            for name, array in (("nngp", s), ("sgntk", sg_ntk), ("ntk", naive), ("sgntk_swapped", swapped)):
+                if name in values:
+                    array[i, j] = values[name]
         return s, sg_ntk, naive, (swapped if image else None)
 
     def _pairs(self, X: np.ndarray, va: list[np.ndarray], rows: slice, cols: slice, outputs: tuple[str, ...],
@@ -205,7 +239,7 @@ class Chain:
         diagonal = (k - rows.start, k - cols.start) if k.size else None
         image = "sgntk" in outputs and not self._sg_symmetric
         s, sg_ntk, naive, swapped = self._recursion(c, [v[rows, None] for v in va], [v[None, cols] for v in va],
-                                                    outputs, diagonal, out, image)
+                                                    outputs, diagonal, out, image, (X[rows], X[cols]))
         values = {"nngp": (s, s), "sgntk": (sg_ntk, swapped if image else sg_ntk), "ntk": (naive, naive)}
         for name in outputs:
             value, swapped = values[name]
@@ -295,7 +329,7 @@ class Chain:
     def _rows(self, X_rows, Y, va, vb, outputs, first_row: int, out) -> None:
         """Kernel rows of X_rows (from row ``first_row`` of X) against a different Y, written into ``out``."""
         c = self._input_cov(X_rows, Y)
-        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, out=out)
+        self._recursion(c, [v[:, None] for v in va], [v[None, :] for v in vb], outputs, out=out, inputs=(X_rows, Y))
         for name, values in out.items():
             check_finite(name, values, (first_row, 0), self._may_diverge(name))
 

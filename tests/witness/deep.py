@@ -49,8 +49,9 @@ def witness_maps(phi_refs, psi_ref):
     return lambda name, a, b, c: expectation(*pairs[name], a, b, c)
 
 
-def deep_kernels(maps, X, Y, depth: int, sw: float, sb: float, naive: bool = False):
-    """(S, I[, T]) of the network output, as float arrays len(X) x len(Y)."""
+def deep_kernels(maps, X, Y, depth: int, sw: float, sb: float, naive: bool = False, dps: int = DPS):
+    """(S, I[, T]) of the network output, as float arrays len(X) x len(Y); the recursion runs at
+    ``dps`` digits (more where 1 - |rho| is tiny: at 1e-18 the default leaves two of them)."""
     sw2, sb2 = mp.mpf(sw) ** 2, mp.mpf(sb) ** 2
     n0 = X.shape[1]
     memo: dict = {}
@@ -63,7 +64,7 @@ def deep_kernels(maps, X, Y, depth: int, sw: float, sb: float, naive: bool = Fal
 
     shape = (len(X), len(Y))
     S, I, T = np.empty(shape), np.empty(shape), np.empty(shape)
-    with mp.workdps(DPS):
+    with mp.workdps(dps):
         def dot(p, q):
             return sw2 * mp.fsum(mp.mpf(float(s)) * mp.mpf(float(t)) for s, t in zip(p, q)) / n0 + sb2
 
