@@ -79,3 +79,14 @@ def test_row_bands_equal_the_dense_kernel_near_the_edge(start):
     band = kernel.rows(EDGE_POINTS[start:start + 4], EDGE_POINTS, start=start)
     for name in ("nngp", "sgntk", "ntk"):
         assert np.array_equal(getattr(band, name), getattr(dense, name)[start:start + 4])
+
+
+def test_threads_agree_with_one_thread_near_the_edge():
+    """Blocks on two threads recompute their near-edge entries in turn (mpmath's precision is
+    global to the process): the same numbers as one thread, bit for bit."""
+    angles = np.pi * np.array([0.0, 1e-9, 2e-9, 1.0, 1.0 + 1e-9, 0.5, 0.5 - 1e-9, 1.5])
+    X = np.stack([np.cos(angles), np.sin(angles)], axis=1) * np.linspace(1.0, 1.7, angles.size)[:, None]
+    kernel = Kernel("sign", "gaussian", depth=2)
+    one, two = kernel(X, workers=1, block_rows=1), kernel(X, workers=2, block_rows=1)
+    for name in ("nngp", "sgntk", "ntk"):
+        assert np.array_equal(getattr(one, name), getattr(two, name))

@@ -113,15 +113,16 @@ def recompute(steps: Sequence, sigma_w: float, sigma_b: float, X: np.ndarray, Y:
     def dot(p: np.ndarray, q: np.ndarray):
         return sw2 * mpmath.fsum(mpmath.mpf(s) * mpmath.mpf(t) for s, t in zip(p.tolist(), q.tolist())) / n0 + sb2
 
-    with mpmath.workdps(widerange.digits(edge)):
-        x_chains = {i: _variance_chain(X[i], steps, dot, edge) for i in set(rows.tolist())}
-        y_chains = {j: _variance_chain(Y[j], steps, dot, edge) for j in set(cols.tolist())}
-    edge = _PAIR_EDGE + 2 * int(wide)
-    with mpmath.workdps(widerange.digits(edge)):
-        for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist())):
-            values = _pair(steps, x_chains[i], y_chains[j], dot(X[i], Y[j]), edge, names)
-            for name in names:
-                result[name][k] = float(values[name])
+    with widerange.MPMATH:
+        with mpmath.workdps(widerange.digits(edge)):
+            x_chains = {i: _variance_chain(X[i], steps, dot, edge) for i in set(rows.tolist())}
+            y_chains = {j: _variance_chain(Y[j], steps, dot, edge) for j in set(cols.tolist())}
+        edge = _PAIR_EDGE + 2 * int(wide)
+        with mpmath.workdps(widerange.digits(edge)):
+            for k, (i, j) in enumerate(zip(rows.tolist(), cols.tolist())):
+                values = _pair(steps, x_chains[i], y_chains[j], dot(X[i], Y[j]), edge, names)
+                for name in names:
+                    result[name][k] = float(values[name])
     return result
 
 

@@ -16,6 +16,7 @@ there: a :class:`~kernelalg.errors.NumericalError` says so.
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import mpmath
@@ -31,6 +32,9 @@ from kernelalg.symbolic.expectation.result import c as C
 LOW, HIGH = 2.0**-100, 2.0**100
 _EDGE = 30  # the edge value is the limit at |c| = sqrt(ab) (1 - 10^-(_EDGE + 2 D)), D = decades of a, b
 _DIGITS = _EDGE + 50  # working digits, plus 2 D
+#: mpmath's working precision is global to the process: kernel blocks on several threads take
+#: turns in their mpmath sections
+MPMATH = threading.Lock()
 
 
 def outside(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -55,10 +59,11 @@ def values(result: Expectation, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> 
     """The map at the given entries (1-D arrays of a valid covariance), in mpmath, as float64."""
     require_closed(result, a, b)
     out = np.empty(a.shape)
-    for k, (va, vb, vc, wide) in enumerate(zip(a, b, c, decades(a, b))):
-        edge = _EDGE + 2 * int(wide)
-        with mpmath.workdps(digits(edge)):
-            out[k] = float(value(result, *(mpmath.mpf(float(v)) for v in (va, vb, vc)), edge))
+    with MPMATH:
+        for k, (va, vb, vc, wide) in enumerate(zip(a, b, c, decades(a, b))):
+            edge = _EDGE + 2 * int(wide)
+            with mpmath.workdps(digits(edge)):
+                out[k] = float(value(result, *(mpmath.mpf(float(v)) for v in (va, vb, vc)), edge))
     return out
 
 
