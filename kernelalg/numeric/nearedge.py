@@ -40,16 +40,24 @@ _EDGE = 120
 #: maps at 10^-(_PAIR_EDGE + 2 D), a corner moved by 1e-20, at fewer digits.
 _PAIR_EDGE = 40
 SETTLED = 1e-30  # exact 1 - rho^2 below which a pair of equal variances is put on the edge (Lipschitz phi)
+_SPLIT = 134217729.0  # 2^27 + 1: Dekker's splitting constant
 _NEEDS = {"nngp": ("nngp",), "sgntk": ("nngp", "sg"), "ntk": ("nngp", "ntk")}
 
 
 def flag(a: np.ndarray, b: np.ndarray, c: np.ndarray, settled: np.ndarray, out: np.ndarray) -> bool:
     """out |= the entries of the block (n x m, variances a: n x 1, b: 1 x m) within GAP of the
-    edge, rho^2 > (1 - GAP)^2, except ``settled`` pairs that float64 keeps on the edge (c^2 >= ab:
-    the layers carry the edge pair along, as they carry the diagonal); whether any entry was."""
-    from kernelalg.numeric.compiled.edge import flag  # Numba: imported where needed
-
-    return flag(a, b, c, (1 - GAP) ** 2, settled, out)
+    edge, rho^2 > (1 - GAP)^2, except ``settled`` pairs that float64 keeps on the edge (c^2 >= ab
+    to a few ulps: the layers carry the edge pair along, as they carry the diagonal); whether
+    any entry was."""
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = c * (1 / a)  # c^2/a (a reciprocal per row, no division per entry), without forming
+        ratio *= c  # ab, which under- or overflows at extreme variances
+        hit = ratio > (1 - GAP) ** 2 * b
+        if not hit.any():
+            return False
+        hit &= ~(settled & (ratio >= (1 - 4 * np.finfo(float).eps) * b))  # on the edge to rounding
+    out |= hit
+    return bool(hit.any())
 
 
 def settle(X: np.ndarray, Y: np.ndarray, w: float, beta: float, a: np.ndarray, b: np.ndarray, c: np.ndarray,
@@ -60,7 +68,7 @@ def settle(X: np.ndarray, Y: np.ndarray, w: float, beta: float, a: np.ndarray, b
     variances ``a``, ``b``) within GAP of the edge.  Repeated rows (x = y), and mirrored rows
     (x = -y, beta = 0), are on it.  With ``lipschitz`` activations (E[phi'^2] finite, so a layer
     moves a gap 1 - rho^2 in proportion to it) so is a pair whose exact gap, computed in
-    double-double arithmetic (error about 1e-31, :mod:`kernelalg.numeric.compiled.edge`), is
+    double-double arithmetic (error about 1e-31, :func:`relative_gaps`), is
     below SETTLED and whose variances agree to a few ulps: any map value moves by at most
     sqrt(SETTLED) = 1e-15 relative.  A jump activation turns a gap g into about sqrt(g) at each
     layer (g = 1e-32 is 1e-8 after two layers), so there only exact repeats and mirrors are
@@ -71,16 +79,60 @@ def settle(X: np.ndarray, Y: np.ndarray, w: float, beta: float, a: np.ndarray, b
     if beta == 0:
         on_edge |= np.all(X[i] == -Y[j], axis=1)
     if lipschitz:
-        from kernelalg.numeric.compiled.edge import relative_gaps  # Numba: imported where needed
-
         close = np.abs(ai - bj) <= 4 * np.spacing(np.maximum(ai, bj))
         wide = widerange.outside(ai, bj)  # products of inputs there may leave the double-double range
         if wide is not None:
             close &= ~wide
-        on_edge |= close & (relative_gaps(X, Y, i, j, w, beta) < SETTLED)
+        on_edge |= close & (relative_gaps(X[i], Y[j], w, beta) < SETTLED)
     i, j = i[on_edge], j[on_edge]
     settled[i, j] = True
     c[i, j] = np.copysign(np.sqrt(ai[on_edge]) * np.sqrt(bj[on_edge]), c[i, j])
+
+
+def relative_gaps(X: np.ndarray, Y: np.ndarray, w: float, beta: float) -> np.ndarray:
+    """(ab - c^2)/(ab) of S1 = w <x, y> + beta at the pairs (X[k], Y[k]), in double-double arithmetic.
+
+    a = S1(x, x), b = S1(y, y) and c = S1(x, y) are accumulated as unevaluated sums hi + lo of
+    float64 numbers (Dekker's exact products, Knuth's exact sums), and ab - c^2 is formed the
+    same way: the result carries an error of about 1e-31 where float64 keeps none of its digits.
+    NaN or inf where the products leave the float64 range (|x|^2 beyond about 1e290)."""
+    with np.errstate(all="ignore"):
+        a, b, c = (_dot(p, q, w, beta) for p, q in ((X, X), (Y, Y), (X, Y)))
+        p, q = _mul(*a, *b), _mul(*c, *c)
+        g, r = _two_sum(p[0], -q[0])
+        return (g + (r + (p[1] - q[1]))) / p[0]
+
+
+def _two_sum(p, q):
+    s = p + q
+    r = s - p
+    return s, (p - (s - r)) + (q - r)
+
+
+def _two_prod(p, q):
+    x = p * q
+    ph, qh = (_SPLIT * v - (_SPLIT * v - v) for v in (p, q))
+    pl, ql = p - ph, q - qh
+    return x, ((ph * qh - x) + ph * ql + pl * qh) + pl * ql
+
+
+def _mul(xh, xl, yh, yl):
+    p, e = _two_prod(xh, yh)
+    return _two_sum(p, e + (xh * yl + xl * yh))
+
+
+def _dot(X: np.ndarray, Y: np.ndarray, w: float, beta: float):
+    """w <x, y> + beta per row pair as a double-double (hi, lo)."""
+    h, lo = _two_prod(X[:, 0], Y[:, 0])
+    for k in range(1, X.shape[1]):
+        p, e = _two_prod(X[:, k], Y[:, k])
+        h, r = _two_sum(h, p)
+        lo = lo + (r + e)
+    h, lo = _two_sum(h, lo)
+    p, e = _two_prod(h, np.float64(w))
+    h, lo = _two_sum(p, e + lo * w)
+    s, r = _two_sum(h, np.float64(beta))
+    return _two_sum(s, r + lo)
 
 
 def lipschitz(steps: Sequence) -> bool:
