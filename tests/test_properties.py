@@ -97,6 +97,7 @@ def test_cauchy_schwarz(act, sur, cov):
         assert (np.abs(fn(a, b, c)) <= np.sqrt(fa * fb * (1 + 1e-9)) + rounding).all()
 
 
+@pairs
 @given(activations, st.integers(2, 12), st.integers(1, 4), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
 def test_nngp_gram_is_psd(act, n, d, bias, seed):
     x = np.random.default_rng(seed).normal(size=(n, d)) * np.exp(np.random.default_rng(seed + 1).normal(size=(n, 1)))
