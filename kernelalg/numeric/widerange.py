@@ -57,7 +57,11 @@ def _mp_function(expr: sp.Expr):
 
 def values(result: Expectation, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """The map at the given entries (1-D arrays of a valid covariance), in mpmath, as float64."""
-    require_closed(result, a, b)
+    if not result.closed_form:
+        i = int(np.argmax(decades(a, b)))
+        raise NumericalError(f"the variances {a[i]:g}, {b[i]:g} are outside {LOW:.0e}..{HIGH:.0e}, where only "
+                             f"maps in closed form can be evaluated (in mpmath); this map is a {result.status}: "
+                             "rescale the inputs or sigma_w, sigma_b")
     out = np.empty(a.shape)
     with MPMATH:
         for k, (va, vb, vc, wide) in enumerate(zip(a, b, c, decades(a, b))):
@@ -65,15 +69,6 @@ def values(result: Expectation, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> 
             with mpmath.workdps(digits(edge)):
                 out[k] = float(value(result, *(mpmath.mpf(float(v)) for v in (va, vb, vc)), edge))
     return out
-
-
-def require_closed(result: Expectation, a: np.ndarray, b: np.ndarray) -> None:
-    """NumericalError unless the map is a closed form (only those can be evaluated in mpmath)."""
-    if not result.closed_form:
-        i = int(np.argmax(decades(a, b)))
-        raise NumericalError(f"the variances {a[i]:g}, {b[i]:g} are outside {LOW:.0e}..{HIGH:.0e}, where only "
-                             f"maps in closed form can be evaluated (in mpmath); this map is a {result.status}: "
-                             "rescale the inputs or sigma_w, sigma_b")
 
 
 def digits(edge: int) -> int:
