@@ -17,12 +17,14 @@ from kernelalg.symbolic.special import GaussianMean
 @dataclass(frozen=True)
 class Names:
     """Names of the generated helpers: quadrature integrands and tables of Gaussian means
-    (name and table spec with a ``call(name, mu, var, exact)`` method), and series at an edge
-    (their Lambda -> function name)."""
+    (name and table spec with a ``call(name, mu, var, exact)`` method), series at an edge
+    (their Lambda -> function name), and nested means summed by Mehler's expansion (name and
+    :class:`kernelalg.codegen.hermite.Pair`)."""
 
     integrands: dict
     tables: dict
     series: dict = field(default_factory=dict)
+    hermite: dict = field(default_factory=dict)
 
 
 class KernelPrinter(SciPyPrinter):
@@ -35,7 +37,7 @@ class KernelPrinter(SciPyPrinter):
     def __init__(self, means: dict[GaussianMean, str] | Names | None = None):
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
         names = means if isinstance(means, Names) else Names(means or {}, {})
-        self.means, self.tables = names.integrands, names.tables
+        self.means, self.tables, self.hermite = names.integrands, names.tables, names.hermite
 
     def _print_OwenT(self, expr):
         return f"scipy.special.owens_t({self._print(expr.args[0])}, {self._print(expr.args[1])})"
@@ -81,6 +83,9 @@ class KernelPrinter(SciPyPrinter):
         if expr in self.tables:
             table, spec = self.tables[expr]
             return spec.call(table, mu, var, exact)
+        if expr in self.hermite:
+            pair_name, pair = self.hermite[expr]
+            return f"_hermite_mean({pair_name}, a, b, c, lambda a, b, c: {exact}, {pair.swapped})"
         return exact
 
     def _print_Infinity(self, expr):

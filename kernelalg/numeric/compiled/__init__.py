@@ -12,9 +12,10 @@ Gauss-Legendre rule.  Every map without a closed form gets a measured error boun
   also unequal, |rho| up to 1 - 1e-9), and of the tables against the rule and of the rule
   against a refined rule;
 * maps evaluated by the rule (reduced integrals whose mean depends on the covariance, nested
-  means), when first asked for (``derive``, ``eval``, reports) and then cached on its own: the
-  largest relative change of the generated function when its rule is refined (twice the
-  panels), on the grid's corners (RULE_VARIANCES).  A nested map costs seconds there,
+  means) or summed as Hermite series (:mod:`kernelalg.codegen.hermiteruntime`), when first asked
+  for (``derive``, ``eval``, reports) and then cached on its own: the largest relative
+  difference of the generated function from its rule refined (twice the panels, and no series),
+  on the grid's corners (RULE_VARIANCES).  A nested map costs seconds there,
   too much for every module, and its mpmath reference (2-D) minutes per point.
 
 Relative errors are counted against 1e-6 of the largest magnitude at the same variances where a
@@ -50,7 +51,7 @@ class Bound:
     """A map's measured max. relative error and how it was measured."""
 
     value: float
-    method: str  # "vs mpmath" or "rule refinement"
+    method: str  # "vs mpmath" or "vs refined rule"
 
     def text(self) -> str:
         missed = f"; above the {TARGET:.0e} target" if self.value > TARGET else ""
@@ -131,26 +132,39 @@ def rule_bound(module: ModuleType, name: str) -> Bound:
     digest = cache.key("rule bound", module.__name__, name)
     text = cache.load("bounds", digest, ".txt")
     if text is not None:
-        return Bound(float(text.strip()), "rule refinement")
+        return Bound(float(text.strip()), "vs refined rule")
     space = _private(module)
     value = refinement(space, space[name])
     cache.store("bounds", digest, ".txt", repr(value))  # float() reads it back, also inf and nan
-    return Bound(value, "rule refinement")
+    return Bound(value, "vs refined rule")
+
+
+def _rule_only(pair, a, b, c, rule, swapped=False):
+    """The generated _hermite_mean with every entry left to the rule."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b), np.shape(c))
+    flat = [np.broadcast_to(np.asarray(v, dtype=float), shape).reshape(-1) for v in (a, b, c)]
+    return np.asarray(rule(*flat), dtype=float).reshape(shape)
 
 
 def refinement(namespace: dict, function) -> float:
-    """Largest relative change of ``function`` (of a generated module's private ``namespace``) on
-    the rule's corners of the certification grid (RULE_VARIANCES x RHOS) when every panel of its
-    quadrature rule is split in two, counted against FLOOR of the function with absolute
-    integrands where it nearly vanishes (below 1e-3 of its largest value at those variances)."""
+    """Largest relative difference of ``function`` (of a generated module's private ``namespace``)
+    on the rule's corners of the certification grid (RULE_VARIANCES x RHOS) from its quadrature
+    rule with every panel split in two (means summed as Hermite series are then left to that rule
+    everywhere), counted against FLOOR of the function with absolute integrands where it nearly
+    vanishes (below 1e-3 of its largest value at those variances)."""
     rule = namespace["_gaussian_mean"]
+    series = namespace.get("_hermite_mean")
 
     def with_rule(variant, av, bv, cv) -> np.ndarray:
         namespace["_gaussian_mean"] = variant
+        if series is not None:
+            namespace["_hermite_mean"] = _rule_only
         try:
             return np.asarray(function(av, bv, cv), dtype=float)
         finally:
             namespace["_gaussian_mean"] = rule
+            if series is not None:
+                namespace["_hermite_mean"] = series
 
     worst = 0.0
     for av, bv, cv in _grid(RULE_VARIANCES):
@@ -181,11 +195,16 @@ def module_text(maps: dict[str, Expectation], titles: dict[str, str], header: st
 
 
 def accelerate(module: ModuleType) -> ModuleType:
-    """Replace the table helpers of a generated ``module`` by compiled loops
+    """Replace the table and Hermite-series helpers of a generated ``module`` by compiled loops
     (:mod:`kernelalg.numeric.compiled.loops`, Numba; imported only here, so that importing
     kernelalg does not load Numba)."""
-    if hasattr(module, "_table1"):
+    if hasattr(module, "_table1") or hasattr(module, "_hermite_sum"):
+        from functools import partial
+
         from kernelalg.numeric.compiled import loops
 
-        module._table1 = loops.table1
+        if hasattr(module, "_table1"):
+            module._table1 = loops.table1
+        if hasattr(module, "_hermite_sum"):
+            module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL)
     return module

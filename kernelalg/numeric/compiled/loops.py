@@ -1,4 +1,4 @@
-"""Compiled (Numba) evaluation of tables, substituted into the generated modules the library loads.
+"""Compiled (Numba) evaluation of tables and Hermite series, substituted into the generated modules the library loads.
 
 Generated modules evaluate their tables with NumPy (:mod:`kernelalg.codegen.tableruntime`), so
 that they run anywhere.  These loops compute the same formulas element by element in one pass
@@ -65,9 +65,25 @@ def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p
         j += lanes
 
 
+def _hermite_sum_loop(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol, out, done):
+    """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same order of
+    operations, so the same results)."""
+    for e in range(rho.size):
+        i, j, r = ia[e], ib[e], rho[e]
+        s, power = 0.0, 1.0
+        for n in range(alpha.shape[1]):
+            s += alpha[i, n] * beta[j, n] * power
+            power *= r
+            if abs(power) * (tail_a[i, n] * tail_b[j, n]) + beyond[e] <= tol * max(abs(s), floor[e]):
+                out[e] = s
+                done[e] = True
+                break
+
+
 _cell = _jit(_cell)
 _finish = _jit(_finish)
 _table1_kernel = _jit(_table1_loop)
+_hermite_sum_kernel = _jit(_hermite_sum_loop)
 
 
 def table1(table, v):
@@ -79,3 +95,13 @@ def table1(table, v):
     _table1_kernel(flat, out, int(e_lo), int(split), np.ascontiguousarray(coef), bool(log), float(v_lo),
                    float(g_lo), float(p_lo), float(v_hi), float(g_hi), float(p_hi))
     return out.reshape(v.shape)
+
+
+def hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol):
+    """Numba version of hermiteruntime._hermite_sum (same arguments, plus its HERMITE_TOL)."""
+    out, done = np.zeros(rho.size), np.zeros(rho.size, dtype=bool)
+    arrays = (alpha, tail_a, beta, tail_b)
+    _hermite_sum_kernel(*(np.ascontiguousarray(v, dtype=float) for v in arrays), np.ascontiguousarray(ia, dtype=np.intp),
+                        np.ascontiguousarray(ib, dtype=np.intp), *(np.ascontiguousarray(v, dtype=float) for v in (rho, beyond, floor)),
+                        float(tol), out, done)
+    return out, done

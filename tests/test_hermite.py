@@ -1,0 +1,111 @@
+"""Nested and reduced means summed by Mehler's expansion (kernelalg.codegen.hermiteruntime).
+
+Each map the generated code sums as a Hermite series (with its product rule near |rho| = 1 and
+its tables in the angle) is checked against the same module's graded Gauss-Legendre rule with
+every entry left to the rule (a separate code path: no series, no table); the mpmath witness of
+tanh's maps is in tests/test_closed_forms.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kernelalg.codegen import hermiteruntime as runtime
+from kernelalg.codegen.hermite import mehler_pair
+from kernelalg.numeric.compiled import _rule_only, loops
+from kernelalg.numeric.kernels import circle
+from kernelalg.numeric.layermaps import generate_source, layer_maps
+from kernelalg.symbolic.expectation.result import a, b, c
+from kernelalg.symbolic.special import GaussianMean
+
+FS = "snntorch.fast_sigmoid"
+VARIANCES = ((1.0, 1.0), (0.5, 2.0), (3.0, 0.3))
+RHOS = (0.2, -0.6, 0.95, -(1 - 1e-6), 1.0)
+
+
+def _by_rule(module, name, av, bv, cv):
+    """The map with every Hermite-series mean left to the module's rule."""
+    series = module._hermite_mean
+    module._hermite_mean = _rule_only
+    try:
+        return getattr(module, name)(av, bv, cv)
+    finally:
+        module._hermite_mean = series
+
+
+def _grid():
+    rows = [(va, vb, rho * np.sqrt(va * vb)) for va, vb in VARIANCES for rho in RHOS]
+    return (np.array(col) for col in zip(*rows))
+
+
+@pytest.mark.parametrize("phi,name", [("tanh", "nngp"), ("tanh", "sg"), ("x/(1 + exp(-x))", "sg"),
+                                      ("erf(m=3)", "sg")])
+def test_series_and_product_rule_match_the_graded_rule(phi, name):
+    maps = layer_maps(phi, FS)
+    assert "Hermite series" in maps.module.STATUS[name]
+    av, bv, cv = _grid()
+    for x, y in ((av, bv), (bv, av)):  # also the swapped variances (sg with a and b exchanged)
+        got = getattr(maps.module, name)(x, y, cv)
+        want = _by_rule(maps.module, name, x, y, cv)
+        assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.abs(got - want) / np.abs(want)
+
+
+def test_table_in_the_angle_equals_the_entrywise_evaluation(monkeypatch):
+    """Points on a circle (one variance): the table's values equal the entrywise ones."""
+    module = layer_maps("tanh", FS).module
+    X = circle(64)
+    rho = np.clip(X @ X.T, -1, 1)
+    a_ = np.ones((64, 1))
+    tabulated = module.sg(a_, a_.T, rho)
+    monkeypatch.setattr(module, "HERMITE_TABLE_MIN", 10**12)
+    entrywise = module.sg(a_, a_.T, rho)
+    assert np.max(np.abs(tabulated - entrywise) / np.abs(entrywise)) < 1e-13
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), rho_scale=st.floats(0.0, 1.0))
+def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale):
+    rng = np.random.default_rng(seed)
+    terms = 24
+    alpha = rng.standard_normal((3, terms)) * 0.7 ** np.arange(terms)
+    beta = rng.standard_normal((2, terms)) * 0.6 ** np.arange(terms)
+    tail_a = np.sqrt(np.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1])
+    tail_b = np.sqrt(np.cumsum((beta * beta)[:, ::-1], axis=1)[:, ::-1])
+    ia, ib = rng.integers(0, 3, size), rng.integers(0, 2, size)
+    rho = rng.uniform(-1, 1, size) * rho_scale
+    beyond, floor = np.full(size, 1e-30), np.full(size, 1e-20)
+    args = (alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor)
+    out, done = runtime._hermite_sum(*args)
+    out_c, done_c = loops.hermite_sum(*args, tol=runtime.HERMITE_TOL)
+    assert np.array_equal(done, done_c)
+    assert np.array_equal(out[done], out_c[done])
+
+
+def test_pairs_found_and_refused():
+    """tanh's nested nngp mean is E[tanh(u) tanh(v)]; a mean whose integrand has a kink away
+    from 0, or a reduced mean whose conditional mean does not give a function back, is left to the rule."""
+    y, x = sp.symbols("y x", real=True)
+    nested = GaussianMean(0, a, sp.Lambda(y, sp.tanh(y) * GaussianMean(c * y / a, (a * b - c**2) / a,
+                                                                        sp.Lambda(x, sp.tanh(x)))))
+    pair = mehler_pair(nested)
+    assert pair is not None and not pair.swapped and sp.simplify(pair.f - pair.g) == 0
+    shifted = GaussianMean(0, a, sp.Lambda(y, sp.exp(-sp.Abs(y - 2)) * GaussianMean(c * y / a, (a * b - c**2) / a,
+                                                                                    sp.Lambda(x, sp.tanh(x)))))
+    assert mehler_pair(shifted) is None
+    wrong = GaussianMean(0, b, sp.Lambda(y, sp.exp(-y**2) * sp.exp(-c * y**2 / b)))
+    assert mehler_pair(wrong) is None
+
+
+def test_standalone_module_sums_the_same_series_without_kernelalg():
+    text = generate_source("tanh", FS)
+    assert "kernelalg." not in "".join(line for line in text.splitlines() if "import" in line)
+    namespace: dict = {}
+    exec(compile(text, "<standalone>", "exec"), namespace)  # noqa: S102
+    assert "Hermite series" in namespace["STATUS"]["sg"] and "Mehler" in namespace["sg"].__doc__
+    av, bv, cv = _grid()
+    # NumPy's loop against the library's compiled one: the same operations in the same order
+    np.testing.assert_allclose(namespace["sg"](av, bv, cv), layer_maps("tanh", FS).sg(av, bv, cv), rtol=1e-15)
