@@ -136,9 +136,12 @@ def _hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor):
     return out, done
 
 
+_H_INNER_RULES = {n: numpy.polynomial.hermite_e.hermegauss(n) for n in (HERMITE_INNER, HERMITE_INNER + 16)}
+
+
 def _hermite_inner(fn, mean, sd, nodes):
     """E[fn(mean + sd Z)], Z ~ N(0, 1), by Gauss-Hermite with ``nodes`` nodes (mean: (n, m), sd: (n, 1))."""
-    z, w = numpy.polynomial.hermite_e.hermegauss(nodes)
+    z, w = _H_INNER_RULES[nodes]
     values = fn(mean[..., None] + sd[..., None] * z)
     return values @ (w / numpy.sqrt(2 * numpy.pi))
 
@@ -160,9 +163,10 @@ def _hermite_product(pair, sa, sb, rho):
             sd = (sa[part] * spread[part])[:, None]
             outer = g(sb[part][:, None] * z[None, :]) * w
             coarse = numpy.sum(outer * _hermite_inner(f, mean, sd, HERMITE_INNER), axis=1)
-            fine = numpy.sum(outer * _hermite_inner(f, mean, sd, HERMITE_INNER + 16), axis=1)
+            terms = outer * _hermite_inner(f, mean, sd, HERMITE_INNER + 16)
+            fine = numpy.sum(terms, axis=1)
             out[part] = fine
-            scale = numpy.sum(numpy.abs(outer), axis=1) * numpy.max(numpy.abs(f(numpy.array([0.0]))))
+            scale = numpy.sum(numpy.abs(terms), axis=1)  # where the mean nearly vanishes by cancellation
             done[part] = numpy.isfinite(fine) & (numpy.abs(fine - coarse) <= HERMITE_TOL * numpy.maximum(
                 numpy.abs(fine), HERMITE_FLOOR * scale))
     return out, done
