@@ -55,9 +55,13 @@ class Pair:
         return "\n\n".join(parts)
 
 
+def _plain(expr: sp.Expr) -> sp.Expr:
+    """expr with the float64-careful Det2(a, b, c) written out as ab - c^2."""
+    return expr.replace(Det2, lambda p, q, r: p * q - r**2)
+
+
 def _equal(u: sp.Expr, v: sp.Expr) -> bool:
-    plain = {Det2: lambda p, q, r: p * q - r**2}
-    return sp.simplify((u - v).replace(Det2, plain[Det2])) == 0
+    return sp.simplify(_plain(u - v)) == 0
 
 
 def _resolved_at_zero(expr: sp.Expr) -> bool:
@@ -70,7 +74,7 @@ def _recovered(conditional: sp.Expr, y: sp.Symbol, S: sp.Symbol) -> sp.Expr | No
     """F from a closed conditional mean K(y; a, b, c) = E[F(w) | outer = y] (w the variable
     that is not the outer one): K at a = b = c = 1, where w = y.  Checked against the mean
     itself by 1-D quadrature at a few covariances and points; None if it does not match."""
-    plain = conditional.replace(Det2, lambda p, q, r: p * q - r**2)
+    plain = _plain(conditional)
     found = sp.simplify(plain.subs({a: 1, b: 1, c: 1}))
     if found.has(a, b, c, sp.zoo, sp.nan, sp.oo, -sp.oo):
         return None

@@ -7,10 +7,7 @@ h_n = He_n / sqrt(n!) (h_0 = 1, h_1 = z, h_{n+1} = (z h_n - sqrt(n) h_{n-1}) / s
     alpha_n(a) = E[f(sqrt(a) Z) h_n(Z)],  beta_n(b) = E[g(sqrt(b) Z) h_n(Z)],  Z ~ N(0, 1).
 
 The coefficients are means of one variable, computed once per distinct variance of a call
-(composite Gauss-Legendre in z on [-13, 13], graded toward 0).  By Cauchy-Schwarz the terms
-after n are bounded by |rho|^(n+1) A_n B_n with A_n^2 = sum_{m>n} alpha_m^2 = E[f^2] - sum_{m<=n}
-alpha_m^2.
-The tail after term N splits into the terms up to the last coefficient K - 1 and those
+(composite Gauss-Legendre in z on [-13, 13], graded toward 0).  The tail after term N splits into the terms up to the last coefficient K - 1 and those
 beyond; by Cauchy-Schwarz on each part it is at most
 
     |rho|^(N+1) A_N B_N + |rho|^K sqrt(R_f R_g),

@@ -36,9 +36,9 @@ from kernelalg.codegen.rewrite import Erfc, Erfcx, ExpErfc, fold_constants
 from kernelalg.symbolic.expectation.result import Expectation, a, b, c
 from kernelalg.symbolic.special import GaussianMean
 
-SWAPPED = "_swapped"
+SWAPPED = "_swapped"  # suffix of a joint function's map name: the map with a and b exchanged
 MEHLER = ("Hermite series sum_n rho^n alpha_n(a) beta_n(b) (Mehler's expansion) where its Cauchy-Schwarz tail "
-          "bound is met, else graded Gauss-Legendre quadrature")  # suffix of a joint function's map name: the map with a and b exchanged
+          "bound is met, else graded Gauss-Legendre quadrature")
 
 
 def _top_means(expr: sp.Expr) -> list[GaussianMean]:
