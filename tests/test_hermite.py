@@ -109,3 +109,49 @@ def test_standalone_module_sums_the_same_series_without_kernelalg():
     av, bv, cv = _grid()
     # NumPy's loop against the library's compiled one: the same operations in the same order
     np.testing.assert_allclose(namespace["sg"](av, bv, cv), layer_maps("tanh", FS).sg(av, bv, cv), rtol=1e-15)
+
+
+def test_entries_needing_more_terms_are_summed_with_the_long_series(monkeypatch):
+    """softplus' sg map (sigmoid with fast_sigmoid's kink) at |rho| near 1 and variance 4..9:
+    the 256-term series has not converged, the HERMITE_LONG one has (no product rule needed),
+    and it matches the rule."""
+    module = layer_maps("log(1 + exp(x))", FS).module
+    used = []
+    series = module._hermite_series
+
+    def recorded(pair, sa, sb, rho, ia, ib, terms):
+        out, done = series(pair, sa, sb, rho, ia, ib, terms)
+        used.append((terms, int(done.sum()), done.size))
+        return out, done
+
+    monkeypatch.setattr(module, "_hermite_series", recorded)
+    monkeypatch.setattr(module, "_hermite_product", lambda pair, sa, sb, rho: pytest.fail("product rule used"))
+    rho = np.array([0.97, -0.98, 0.99])
+    av, bv = np.array([4.0, 9.0, 4.0]), np.array([1.0, 1.2, 0.8])  # sigmoid's coefficients decay slowly at large a
+    cv = rho * np.sqrt(av * bv)
+    got = module.sg(av, bv, cv)
+    assert used[0] == (runtime.HERMITE_TERMS, 0, 3) and used[1] == (runtime.HERMITE_LONG, 3, 3), used
+    want = _by_rule(module, "sg", av, bv, cv)
+    assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.abs(got - want) / np.abs(want)
+
+
+def test_coefficients_kept_per_value_equal_a_fresh_computation(monkeypatch):
+    """Rows come back for each requested standard deviation (repeats, any order, NaN) equal to
+    a computation of that value alone, also across the store's growth and its reset when full."""
+    module = layer_maps("tanh", FS).module
+    f, width = module._HERMITE_1[3], module._HERMITE_1[4]
+    monkeypatch.setattr(module, "_H_COEFFICIENTS", {})
+    monkeypatch.setattr(module, "HERMITE_CACHE_SIZE", 100 * module.HERMITE_TERMS)
+    rng = np.random.default_rng(3)
+    pool = np.concatenate([rng.uniform(0.1, 5.0, 150), [np.nan]])
+    for size in (5, 40, 70, 3, 90):  # grows, then is reset (90 new values do not fit beside the rest)
+        sd = rng.choice(pool, size)
+        alpha, tail, residual, energy, rows = module._hermite_coefficients(f, width, sd)
+        for k in rng.choice(size, 4):
+            fresh = module._hermite_coefficients_of(f, width, sd[k:k + 1], module.HERMITE_TERMS)
+            kept = (alpha[rows[k]], tail[rows[k]], residual[rows[k]], energy[rows[k]])
+            scale = np.sqrt(abs(fresh[3][0]))  # sqrt(E[f^2]): rounding differs with the batch's size
+            for have, want, unit in zip(kept, fresh, (scale, scale, scale**2, scale**2)):
+                np.testing.assert_allclose(have, want[0], rtol=1e-13, atol=1e-15 * unit)
+    store = module._H_COEFFICIENTS[(f, width, module.HERMITE_TERMS)]
+    assert store[0] <= 100

@@ -6,18 +6,22 @@ h_n = He_n / sqrt(n!) (h_0 = 1, h_1 = z, h_{n+1} = (z h_n - sqrt(n) h_{n-1}) / s
     E[f(u) g(v)] = sum_n rho^n alpha_n(a) beta_n(b),
     alpha_n(a) = E[f(sqrt(a) Z) h_n(Z)],  beta_n(b) = E[g(sqrt(b) Z) h_n(Z)],  Z ~ N(0, 1).
 
-The coefficients are means of one variable, computed once per distinct variance of a call
-(composite Gauss-Legendre in z on [-13, 13], graded toward 0).  The tail after term N splits into the terms up to the last coefficient K - 1 and those
-beyond; by Cauchy-Schwarz on each part it is at most
+The coefficients are means of one variable, computed once per distinct variance (composite
+Gauss-Legendre in z on [-13, 13], graded toward 0) and kept for the next calls.  The tail after
+term N splits into the terms up to the last coefficient K - 1 and those beyond; by
+Cauchy-Schwarz on each part it is at most
 
     |rho|^(N+1) A_N B_N + |rho|^K sqrt(R_f R_g),
-    A_N^2 = sum_{N<m<K} alpha_m^2,  R_f = E[f^2] - sum_{m<K} alpha_m^2 (Parseval's residual),
+    A_N^2 = sum_{N<m<K} alpha_m^2,  R_f = E[(f(sqrt(a) Z) - sum_{m<K} alpha_m h_m(Z))^2],
 
-with each residual at least 16 ulps of E[f^2] (it is a difference of numbers of that size).
+R_f measured on the coefficients' nodes as a mean of squares, without the cancellation of
+Parseval's E[f^2] - sum alpha_m^2 (which must agree with it: rows that break Parseval's identity
+are not used), and taken at least (16 eps)^2 E[f^2].
 An entry is summed until that bound is below HERMITE_TOL of the partial sum (or of
 HERMITE_FLOOR sqrt(E[f^2] E[g^2]) where the mean nearly vanishes); entries that do not reach it
 within the K = HERMITE_TERMS coefficients (slowly decaying coefficients at |rho| near 1) are
-evaluated by a product rule where one of f, g is smooth (no breakpoints): for smooth f,
+summed again with K = HERMITE_LONG, computed for their variances only; those that still do not
+are evaluated by a product rule where one of f, g is smooth (no breakpoints): for smooth f,
 
     E[f(u) g(v)] = E_Z1[ g(sqrt(b) Z1) E_Z2[ f(sqrt(a) (rho Z1 + sqrt(1 - rho^2) Z2)) ] ],
 
@@ -32,78 +36,124 @@ cells' midpoints to HERMITE_TABLE_TOL; tables are kept per (pair, a, b) for the 
 Depends on numpy only.
 """
 
+import threading
+
 import numpy
 
 COPIED_FROM = "# --- copied into generated modules from here ---\n"
 # --- copied into generated modules from here ---
 
-HERMITE_TERMS = 256  # coefficients alpha_0 .. alpha_255 at most
+HERMITE_TERMS = 256  # coefficients alpha_0 .. alpha_255 for every entry
+HERMITE_LONG = 1024  # ... and this many for the entries whose sum has not converged by then
 HERMITE_TOL = 2.0**-47  # accepted truncation bound, relative to the partial sum (7e-15)
 HERMITE_FLOOR = 1e-18  # ... or to this fraction of sqrt(E[f^2] E[g^2]) where the mean nearly vanishes
 _H_WINDOW = 13.0  # |h_n(z)| exp(-z^2/4) <= 1.09 for all n, and exp(-13^2/4) = 4e-19
-_H_PANEL = 0.5  # base panels in z: 12 Gauss-Legendre nodes resolve h_n (wavelength 2 pi / sqrt(2n)) to n ~ 400
+_H_PANEL = 0.5  # base panels in z for K = 256 terms: 12 Gauss-Legendre nodes resolve h_n
+# (wavelength 2 pi / sqrt(2n)) to n ~ 400; the panels shrink as 1 / sqrt(K) for more terms
 _H_GL_NODES, _H_GL_WEIGHTS = numpy.polynomial.legendre.leggauss(12)
-HERMITE_INNER = 24  # Gauss-Hermite nodes of the product rule's inner mean (checked against 16 more)
+HERMITE_INNER = 32  # Gauss-Hermite nodes of the product rule's inner mean (checked against 16 more)
 HERMITE_TABLE_MIN = 2000  # entries of one variance pair from which a table in theta is used
 HERMITE_TABLE_TOL = 2.0**-44  # accepted interpolation error of a table, relative to the map's scale (6e-14)
 _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per cell
+HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (32 MB with the tails)
 _H_TABLES = {}  # (pair id, a, b) -> table, or None where none was accepted
-_H_COEFFICIENTS = {}  # (function, width, sd bytes) -> coefficients, tails, residuals, E[f^2]
+_H_COEFFICIENTS = {}  # (function, width, terms) -> rows filled, {sd bits: row}, coefficients, tails, residuals, E[f^2]
+_H_NODES = {}  # (grading depth, terms) -> nodes, weights, h_n at the nodes
+_H_LOCK = threading.Lock()
 
 
-def _hermite_nodes(width):
-    """Nodes z and weights w of E[h(Z)], Z ~ N(0, 1): composite 12-point Gauss-Legendre on
-    [-13, 13] over panels of 0.5, graded geometrically (ratio 2) toward 0 down to width / 8."""
-    edges = numpy.linspace(-_H_WINDOW, _H_WINDOW, int(2 * _H_WINDOW / _H_PANEL) + 1)
-    finest = max(width / 8, 1e-12)
-    if finest < _H_PANEL:
-        steps = _H_PANEL * 2.0 ** -numpy.arange(1, int(numpy.ceil(numpy.log2(_H_PANEL / finest))) + 1)
+def _hermite_depth(scale):
+    """Halvings of the 0.5 panels toward 0 that resolve a feature of width ``scale`` in z (the
+    finest panel at most scale / 8, and at least 1e-12)."""
+    finest = numpy.maximum(numpy.asarray(scale, dtype=float) / 8, 1e-12)
+    with numpy.errstate(invalid="ignore"):
+        depth = numpy.ceil(numpy.log2(_H_PANEL / finest))
+    return numpy.where(depth > 0, depth, 0).astype(int)  # 0 also for a NaN scale
+
+
+def _hermite_nodes(depth, terms=HERMITE_TERMS):
+    """Nodes z and weights w of E[h(Z)], Z ~ N(0, 1), and h_n(z) for n < terms: composite
+    12-point Gauss-Legendre on [-13, 13] over panels of 0.5 sqrt(256 / terms), the two next to 0
+    halved ``depth`` times (kept per depth and terms)."""
+    found = _H_NODES.get((depth, terms))
+    if found is None:
+        panel = _H_PANEL * numpy.sqrt(HERMITE_TERMS / terms)
+        edges = numpy.linspace(-_H_WINDOW, _H_WINDOW, int(round(2 * _H_WINDOW / panel)) + 1)
+        steps = panel * 2.0 ** -numpy.arange(1, depth + 1)
         edges = numpy.union1d(edges, numpy.concatenate([-steps, steps]))
-    half, mid = numpy.diff(edges) / 2, (edges[1:] + edges[:-1]) / 2
-    z = (mid[:, None] + half[:, None] * _H_GL_NODES).reshape(-1)
-    w = (half[:, None] * _H_GL_WEIGHTS).reshape(-1) * numpy.exp(-z * z / 2) / numpy.sqrt(2 * numpy.pi)
-    return z, w
+        half, mid = numpy.diff(edges) / 2, (edges[1:] + edges[:-1]) / 2
+        z = (mid[:, None] + half[:, None] * _H_GL_NODES).reshape(-1)
+        w = (half[:, None] * _H_GL_WEIGHTS).reshape(-1) * numpy.exp(-z * z / 2) / numpy.sqrt(2 * numpy.pi)
+        found = _H_NODES[(depth, terms)] = (z, w, _hermite_functions(z, terms))
+    return found
 
 
 def _hermite_functions(z, terms):
     """h_n(z) for n < terms (orthonormal under N(0, 1)), as a (len(z), terms) array."""
-    h = numpy.empty((z.size, terms))
-    h[:, 0] = 1.0
+    h = numpy.empty((terms, z.size))  # one contiguous row per n while recurring
+    h[0] = 1.0
     if terms > 1:
-        h[:, 1] = z
+        h[1] = z
     for n in range(1, terms - 1):
-        h[:, n + 1] = (z * h[:, n] - numpy.sqrt(n) * h[:, n - 1]) / numpy.sqrt(n + 1)
-    return h
+        h[n + 1] = (z * h[n] - numpy.sqrt(n) * h[n - 1]) / numpy.sqrt(n + 1)
+    return h.T
 
 
-def _hermite_coefficients(fn, width, sd):
-    """_hermite_coefficients_of(fn, width, sd), kept for the next calls with the same sd (e.g. the
-    columns of the next block of rows); at most 16 sets."""
-    key = (fn, width, sd.tobytes())
-    found = _H_COEFFICIENTS.get(key)
-    if found is None:
-        found = _hermite_coefficients_of(fn, width, sd)
-        if len(_H_COEFFICIENTS) >= 16:
-            _H_COEFFICIENTS.clear()
-        _H_COEFFICIENTS[key] = found
-    return found
+def _hermite_coefficients(fn, width, sd, terms=HERMITE_TERMS):
+    """(alpha, tail, residual, energy, rows): the arrays of _hermite_coefficients_of(fn, width,
+    ., terms) kept for the next calls (the columns of the next block of rows, the rows of a
+    symmetric kernel), and the row of each sd (> 0) in them.  Rows are computed once per value
+    and appended; the arrays are replaced, never changed in place where filled, so threads can
+    share them (one computes at a time); at most HERMITE_CACHE_SIZE coefficients are kept per
+    function and number of terms."""
+    sd = numpy.ascontiguousarray(sd, dtype=float)
+    keys = sd.view(numpy.int64).tolist()  # bit patterns: a NaN finds itself
+    with _H_LOCK:
+        store = _H_COEFFICIENTS.get((fn, width, terms))
+        missing = list(dict.fromkeys(k for k in keys if store is None or k not in store[1]))
+        if missing:
+            filled = 0 if store is None else store[0]
+            if store is None or (filled + len(missing)) * terms > HERMITE_CACHE_SIZE:
+                filled, slots, arrays, missing = 0, {}, None, list(dict.fromkeys(keys))
+            else:
+                slots, arrays = store[1], store[2:]
+            new = _hermite_coefficients_of(fn, width, numpy.array(missing, dtype=numpy.int64).view(float), terms)
+            if arrays is None or filled + len(missing) > arrays[0].shape[0]:
+                size = max(2 * (filled + len(missing)), 64)
+                grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in new)
+                for old, to in zip(arrays or (), grown):
+                    to[:filled] = old[:filled]
+                arrays = grown
+            for v, to in zip(new, arrays):
+                to[filled:filled + len(missing)] = v
+            slots.update((k, filled + i) for i, k in enumerate(missing))
+            store = _H_COEFFICIENTS[(fn, width, terms)] = (filled + len(missing), slots, *arrays)
+        rows = numpy.array([store[1][k] for k in keys], dtype=numpy.intp)
+    return (*store[2:], rows)
 
 
-def _hermite_coefficients_of(fn, width, sd):
-    """Coefficients alpha[k, n] = E[fn(sd_k Z) h_n(Z)], their tails tail[k, n] = the root of
-    sum_{n<m<K} alpha[k, m]^2, Parseval's residuals and E[fn(sd_k Z)^2] for each sd_k > 0; rows
+def _hermite_coefficients_of(fn, width, sd, terms):
+    """Coefficients alpha[k, n] = E[fn(sd_k Z) h_n(Z)] (n < terms), their tails tail[k, n] = the root of
+    sum_{n<m<K} alpha[k, m]^2, the residuals R and E[fn(sd_k Z)^2] for each sd_k > 0; rows
     whose coefficients are not finite or break Parseval's identity get infinite tails.
-    ``width``: the smallest feature width of fn (its x scale), graded toward 0 at every sd."""
-    z, w = _hermite_nodes(width / numpy.max(sd))
+    ``width``: the smallest feature width of fn (its x scale), graded toward 0 by sd_k's own
+    depth (so each row does not depend on the others)."""
+    depth = _hermite_depth(width / sd)
+    alpha, energy, residual = numpy.empty((sd.size, terms)), numpy.empty(sd.size), numpy.empty(sd.size)
     with numpy.errstate(all="ignore"):
-        values = fn(sd[:, None] * z[None, :])
-        weighted = values * w
-        alpha = weighted @ _hermite_functions(z, HERMITE_TERMS)
-        energy = numpy.sum(weighted * values, axis=1)
+        for d in numpy.unique(depth):
+            rows = depth == d
+            z, w, h = _hermite_nodes(int(d), terms)
+            values = fn(sd[rows][:, None] * z[None, :])
+            weighted = values * w
+            alpha[rows] = weighted @ h
+            energy[rows] = numpy.sum(weighted * values, axis=1)
+            rest = values - alpha[rows] @ h.T  # fn less its expansion, at the nodes
+            residual[rows] = numpy.sum(rest * rest * w, axis=1)
         suffix = numpy.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1]
-        residual = energy - suffix[:, 0]
-        bad = ~numpy.isfinite(residual) | (residual < -1e-12 * energy)
-        residual = numpy.maximum(residual, 16 * numpy.finfo(float).eps * energy)
+        parseval = energy - suffix[:, 0]
+        bad = ~numpy.isfinite(parseval) | ~numpy.isfinite(residual) | (parseval < -1e-12 * energy)
+        residual = numpy.maximum(residual, (16 * numpy.finfo(float).eps) ** 2 * energy)
         tail = numpy.sqrt(numpy.concatenate([suffix[:, 1:], numpy.zeros((sd.size, 1))], axis=1))
     tail[bad] = numpy.inf
     return alpha, tail, residual, energy
@@ -151,7 +201,7 @@ def _hermite_product(pair, sa, sb, rho):
         return out, done
     if not f_smooth:  # the smooth side inside: E[g(v) E[f(u) | v]] read the other way round
         f, f_width, g, g_width, sa, sb = g, g_width, f, f_width, sb, sa
-    z, w = _hermite_nodes(g_width / numpy.max(sb))
+    z, w, _ = _hermite_nodes(int(_hermite_depth(g_width / numpy.max(sb))))
     with numpy.errstate(all="ignore"):
         spread = numpy.sqrt(numpy.maximum(1.0 - rho * rho, 0.0))
         for start in range(0, rho.size, 64):
@@ -169,21 +219,34 @@ def _hermite_product(pair, sa, sb, rho):
     return out, done
 
 
+def _hermite_series(pair, sa, sb, rho, ia, ib, terms):
+    """The series with ``terms`` coefficients at flat entries (see _hermite_values); (values, done)."""
+    f, f_width, _, g, g_width, _ = pair
+    alpha, tail_a, residual_a, energy_a, rows_a = _hermite_coefficients(f, f_width, sa, terms)
+    beta, tail_b, residual_b, energy_b, rows_b = _hermite_coefficients(g, g_width, sb, terms)
+    ia, ib = rows_a[ia], rows_b[ib]
+    with numpy.errstate(invalid="ignore", under="ignore"):
+        beyond = numpy.abs(rho) ** terms * numpy.sqrt(residual_a[ia] * residual_b[ib])
+        floor = HERMITE_FLOOR * numpy.sqrt(energy_a[ia] * energy_b[ib])
+    return _hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor)
+
+
 def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
     """The map at flat entries: standard deviations sa[ia], sb[ib] (ia, ib: indices into the
     distinct values; None: one per entry) and correlations rho; (values, done)."""
-    f, f_width, _, g, g_width, _ = pair
     ia = numpy.arange(rho.size) if ia is None else ia
     ib = numpy.arange(rho.size) if ib is None else ib
-    alpha, tail_a, residual_a, energy_a = _hermite_coefficients(f, f_width, sa)
-    beta, tail_b, residual_b, energy_b = _hermite_coefficients(g, g_width, sb)
-    with numpy.errstate(invalid="ignore", under="ignore"):
-        beyond = numpy.abs(rho) ** HERMITE_TERMS * numpy.sqrt(residual_a[ia] * residual_b[ib])
-        floor = HERMITE_FLOOR * numpy.sqrt(energy_a[ia] * energy_b[ib])
-    out, done = _hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor)
-    edge = numpy.flatnonzero(~done & (numpy.abs(rho) >= 1 - 4 * numpy.finfo(float).eps))
+    out, done = _hermite_series(pair, sa, sb, rho, ia, ib, HERMITE_TERMS)
+    on_edge = numpy.abs(rho) >= 1 - 4 * numpy.finfo(float).eps
+    longer = numpy.flatnonzero(~done & ~on_edge)
+    if longer.size:  # more terms, for the variances of these entries only
+        ua, ja = numpy.unique(ia[longer], return_inverse=True)
+        ub, jb = numpy.unique(ib[longer], return_inverse=True)
+        out[longer], done[longer] = _hermite_series(pair, sa[ua], sb[ub], rho[longer], ja, jb, HERMITE_LONG)
+    f, f_width, _, g, g_width, _ = pair
+    edge = numpy.flatnonzero(~done & on_edge)
     if edge.size:  # v = +-sqrt(b / a) u: a mean of one variable (rho within 4 ulps: c = a = b rounded)
-        z, w = _hermite_nodes(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))
+        z, w, _ = _hermite_nodes(int(_hermite_depth(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))))
         with numpy.errstate(all="ignore"):
             values = f(sa[ia[edge]][:, None] * z) * g((numpy.sign(rho[edge]) * sb[ib[edge]])[:, None] * z)
             out[edge] = values @ w

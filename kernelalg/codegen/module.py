@@ -1,6 +1,6 @@
 """Generation of self-contained NumPy modules for derived expectations, and their cache.
 
-A generated module imports only numpy and scipy.special.  It has one vectorised function per
+A generated module imports only numpy, scipy.special and the standard library.  It has one vectorised function per
 map, ``f(a, b, c)`` over broadcastable arrays of a valid covariance, whose docstring carries
 the derived formula, its status and route, and which evaluates the edge c^2 = ab itself (the
 formula in ``_formula_<name>``, called by :func:`kernelalg.codegen.runtime._on_edge` with the
@@ -372,7 +372,8 @@ def module_source(maps: dict[str, Expectation], titles: dict[str, str], header: 
         "for variances outside about 2**-100 .. 2**100: there the values may be inaccurate,\n"
         "infinite or NaN (the kernelalg library evaluates closed forms there in mpmath).\n"
         'Inputs are not validated (the library does that).\n"""',
-        "import base64\n\nimport numpy\nimport scipy.special" if tables else "import numpy\nimport scipy.special",
+        "".join(f"import {name}\n" for name, used in (("base64", tables), ("threading", hermite)) if used)
+        + ("\n" if tables or hermite else "") + "import numpy\nimport scipy.special",
         f"MAPS = {tuple(maps)!r}\nSTATUS = {status!r}\n"
         f"ERROR_BOUNDS = {_literal({k: bounds[k].value if k in bounds else None for k in maps})}\n"
         f"DIVERGES = {({k: e.diverges for k, e in maps.items()})!r}",

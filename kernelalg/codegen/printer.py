@@ -11,6 +11,7 @@ import sympy as sp
 from sympy.printing.numpy import SciPyPrinter
 
 from kernelalg.codegen import runtime
+from kernelalg.codegen.rewrite import logistic
 from kernelalg.symbolic.special import GaussianMean
 
 
@@ -38,6 +39,15 @@ class KernelPrinter(SciPyPrinter):
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
         names = means if isinstance(means, Names) else Names(means or {}, {})
         self.means, self.tables, self.hermite = names.integrands, names.tables, names.hermite
+
+    def doprint(self, expr, assign_to=None):
+        return super().doprint(logistic(expr) if isinstance(expr, sp.Basic) else expr, assign_to)
+
+    def _print_Expit(self, expr):
+        return f"scipy.special.expit({self._print(expr.args[0])})"
+
+    def _print_Softplus(self, expr):
+        return f"numpy.logaddexp(0.0, {self._print(expr.args[0])})"
 
     def _print_OwenT(self, expr):
         return f"scipy.special.owens_t({self._print(expr.args[0])}, {self._print(expr.args[1])})"
@@ -97,7 +107,19 @@ class KernelPrinter(SciPyPrinter):
     def _print_Exp1(self, expr):
         return "numpy.e"
 
+    def _print_Pow(self, expr, rational=False):
+        """x**(-k) for a small integer k as 1/x**k: numpy squares and multiplies where its pow
+        with a float exponent calls the C library (six times slower)."""
+        if expr.exp == -1:
+            return f"1/{self._print(expr.base)}" if expr.base.is_Atom else f"1/({self._print(expr.base)})"
+        if expr.exp.is_Integer and -4 <= expr.exp < -1:
+            return f"1/{self._print(expr.base ** -expr.exp)}"
+        return super()._print_Pow(expr, rational)
+
     def _print_Piecewise(self, expr):
+        if len(expr.args) == 2 and expr.args[1].cond == sp.true:
+            (value, cond), (otherwise, _) = expr.args
+            return f"numpy.where({self._print(cond)}, {self._print(value)}, {self._print(otherwise)})"
         conditions = ", ".join(self._print(cond) for _, cond in expr.args)
         values = ", ".join(self._print(val) for val, _ in expr.args)
         return f"numpy.select([{conditions}], [{values}], default=numpy.nan)"

@@ -25,7 +25,11 @@
   steep surrogates and tiny conditional variances do not overflow to inf * 0;
 * numeric factors of products (2/pi, sqrt(2), ...) are folded into one float;
 * products of an exponential with a sum of exponentials are distributed, so that
-  ``exp(-A) (1 - exp(A))`` becomes ``exp(-A) - 1``, and ``exp(z) - 1`` is ``expm1(z)``.
+  ``exp(-A) (1 - exp(A))`` becomes ``exp(-A) - 1``, and ``exp(z) - 1`` is ``expm1(z)``;
+* logistic forms (:func:`logistic`, applied to everything printed): ``log(1 + exp(w))`` is
+  ``Softplus(w)`` and ``exp(w)^j / (1 + exp(w))^k`` (0 <= j <= k, also j = 0 alone) is
+  ``Expit(w)^j Expit(-w)^(k - j)``, so softplus, the sigmoid and SiLU's derivative stay finite
+  where exp overflows (inf / inf) at arguments beyond 709.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import mpmath
 import sympy as sp
 
 from kernelalg.symbolic.expectation.result import a, b, c
-from kernelalg.symbolic.special import OwenT
+from kernelalg.symbolic.special import GaussianMean, OwenT
 
 
 class Det2(sp.Function):
@@ -55,6 +59,18 @@ class DetSum(sp.Function):
 
 class Expm1(sp.Function):
     """exp(z) - 1."""
+
+    nargs = 1
+
+
+class Expit(sp.Function):
+    """The logistic function exp(z) / (1 + exp(z)) = 1 / (1 + exp(-z))."""
+
+    nargs = 1
+
+
+class Softplus(sp.Function):
+    """log(1 + exp(z))."""
 
     nargs = 1
 
@@ -366,3 +382,47 @@ def _erf_to_erfc(expr: sp.Expr) -> sp.Expr:
             replacement = const * (Erfc(z) if z.could_extract_minus_sign() else sp.erfc(z))
             return expr - const - k * term + replacement
     return expr
+
+
+def _one_plus_exp(expr: sp.Expr) -> sp.Expr | None:
+    """w where expr is 1 + exp(w), else None."""
+    if expr.is_Add and len(expr.args) == 2 and sp.S.One in expr.args:
+        other = expr.args[1] if expr.args[0] == sp.S.One else expr.args[0]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def _expit_product(expr: sp.Mul) -> sp.Expr:
+    """exp(w)^j (1 + exp(w))^-k -> Expit(w)^j Expit(-w)^(k - j) among a product's factors."""
+    factors = list(expr.args)
+    for i, factor in enumerate(factors):
+        if not (factor.is_Pow and factor.exp.is_Integer and factor.exp < 0):
+            continue
+        w = _one_plus_exp(factor.base)
+        if w is None:
+            continue
+        k, j, rest = -factor.exp, 0, []
+        for other in factors[:i] + factors[i + 1:]:
+            ratio = sp.simplify(other.args[0] / w) if isinstance(other, sp.exp) else None
+            if ratio is not None and ratio.is_Integer and 0 <= j + ratio <= k:
+                j += ratio
+            else:
+                rest.append(other)
+        return sp.Mul(*rest) * Expit(w) ** j * Expit(-w) ** (k - j)
+    return expr
+
+
+def logistic(expr: sp.Expr) -> sp.Expr:
+    """The logistic forms of the module docstring (same value in exact arithmetic), outside
+    Gaussian means (the printer looks those up as they are; their integrands are printed apart)."""
+    if not expr.has(sp.exp):
+        return expr
+    means = {gm: sp.Dummy() for gm in expr.atoms(GaussianMean)}
+    if means:
+        return logistic(expr.xreplace(means)).xreplace({d: gm for gm, d in means.items()})
+    expr = expr.replace(lambda e: isinstance(e, sp.log) and _one_plus_exp(e.args[0]) is not None,
+                        lambda e: Softplus(_one_plus_exp(e.args[0])))
+    expr = expr.replace(lambda e: e.is_Mul, _expit_product)
+    return expr.replace(lambda e: e.is_Pow and e.exp.is_Integer and e.exp < 0 and _one_plus_exp(e.base) is not None,
+                        lambda e: Expit(-_one_plus_exp(e.base)) ** -e.exp)

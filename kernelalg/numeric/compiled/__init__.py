@@ -98,11 +98,11 @@ def _grid(variances=VARIANCES) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]
 def _relative(got: np.ndarray, want: np.ndarray, size: np.ndarray | None = None) -> float:
     """Largest |got - want| / max(|want|, FLOOR s): s is ``size`` (the map with absolute
     integrands, which stays positive where the map vanishes by symmetry) or else the largest
-    |want| at these variances."""
+    |want| at these variances; inf where either is NaN (and they differ)."""
     scale = np.abs(want).max() if size is None else np.abs(size)
     with np.errstate(invalid="ignore", divide="ignore"):
         err = np.abs(got - want) / np.maximum(np.abs(want), FLOOR * scale)
-    return float(np.nanmax(np.where(got == want, 0.0, err)))
+    return float(np.max(np.where(got == want, 0.0, np.where(np.isnan(err), np.inf, err))))
 
 
 def certify(expr: sp.Expr, function) -> float:
