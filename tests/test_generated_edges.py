@@ -4,10 +4,10 @@ For catalog pairs (phi, psi) the module text (`generate_source`) is executed in 
 and every map and joint function is compared with the library (`layer_maps`) at random interior
 covariances, on the edges c = +-sqrt(ab) and at c = 0, at variances 1e-8 .. 1e8 (the float64 range
 of the generated code; beyond 2^-100 .. 2^100 only the library evaluates closed forms, in mpmath).
-Both run the same generated code, edge handling included, so the values agree bit for bit; only
-the tables differ: the library evaluates them with compiled loops (a few ulps from the module's
-NumPy helper), so there the module with the library's loops substituted is compared bit for bit
-and the module as written to 1e-15.
+Both run the same generated code, edge handling included; only the library evaluates its tables,
+arctangents and products ab - c^2 with compiled loops (:func:`kernelalg.numeric.compiled.accelerate`:
+the arctangent to 1 ulp, the tables a few ulps from the module's NumPy helpers), so the module with
+the library's loops substituted is compared bit for bit, and the module as written to STANDALONE.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from kernelalg.numeric.layermaps import JOINT, generate_source, layer_maps
 from kernelalg.symbolic import catalog
 from kernelalg.symbolic.derive import MAP_NAMES
 
+#: Largest relative difference of the module as written from the library (an ulp of an arctangent
+#: or of a table, through the formulas' cancellation).
+STANDALONE = 1e-15
 ACTIVATIONS = [e.name for e in catalog.entries(catalog.ACTIVATION)]
 SURROGATES = [None] + [e.name for e in catalog.entries(catalog.SURROGATE)]
 #: Pairs with a map that is not closed (reduced integrals, quadrature): their modules build tables
@@ -68,16 +71,14 @@ def _compare(phi: str, psi: str | None) -> None:
     text = generate_source(phi, psi)
     assert not any(f"{how} {name}" in text for how in ("import", "from") for name in ("kernelalg", "mpmath"))
     standalone = _module(text)
-    tabulated = hasattr(standalone, "_table1")
-    same_code = accelerate(_module(text)) if tabulated else standalone  # what the library runs
+    same_code = accelerate(_module(text))  # what the library runs
     lib = layer_maps(phi, psi)
     A, B, C = _covariances()
     checked = 0
     for name in MAP_NAMES:
         want = getattr(lib, name)(A, B, C)
         assert _equal(getattr(same_code, name)(A, B, C), want), (phi, psi, name)
-        if tabulated:
-            np.testing.assert_allclose(getattr(standalone, name)(A, B, C), want, rtol=1e-15, atol=0)
+        np.testing.assert_allclose(getattr(standalone, name)(A, B, C), want, rtol=STANDALONE, atol=0)
         checked += int(np.isfinite(want).sum() > 0)
     for names in JOINT:
         want = lib.joint(names, A, B, C)

@@ -21,8 +21,8 @@ from kernelalg.symbolic.neurons import Formula, NeuronModel
 
 def _function(name: str, args: tuple[sp.Symbol, ...], exprs: list[sp.Expr], doc: str) -> str:
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), optimizations="basic")
-    lines = [f"    {sym} = {source(value)}" for sym, value in replacements]
-    out = ", ".join(source(r) for r in reduced)
+    lines = [f"    {sym} = {source(value, helpers=False)}" for sym, value in replacements]
+    out = ", ".join(source(r, helpers=False) for r in reduced)
     signature = ", ".join(str(a) for a in args)
     return (f"def {name}({signature}):\n    \"\"\"\n{textwrap.indent(doc, '    ')}\n    \"\"\"\n"
             + "".join(line + "\n" for line in lines) + f"    return {out}\n")

@@ -35,10 +35,15 @@ class KernelPrinter(SciPyPrinter):
     by quadrature, or is a :class:`Names` that also holds tables.
     """
 
-    def __init__(self, means: dict[GaussianMean, str] | Names | None = None):
+    def __init__(self, means: dict[GaussianMean, str] | Names | None = None, helpers: bool = True):
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
         names = means if isinstance(means, Names) else Names(means or {}, {})
         self.means, self.tables, self.hermite = names.integrands, names.tables, names.hermite
+        self.helpers = helpers
+
+    def _print_atan(self, expr):
+        """The runtime's _arctan (which the library compiles) in code that carries the helpers."""
+        return f"_arctan({self._print(expr.args[0])})" if self.helpers else super()._print_atan(expr)
 
     def doprint(self, expr, assign_to=None):
         return super().doprint(logistic(expr) if isinstance(expr, sp.Basic) else expr, assign_to)
@@ -125,8 +130,10 @@ class KernelPrinter(SciPyPrinter):
         return f"numpy.select([{conditions}], [{values}], default=numpy.nan)"
 
 
-def source(expr: sp.Expr, means: dict[GaussianMean, str] | None = None) -> str:
-    return KernelPrinter(means).doprint(expr)
+def source(expr: sp.Expr, means: dict[GaussianMean, str] | None = None, helpers: bool = True) -> str:
+    """NumPy source of ``expr``; ``helpers``: the code carries the runtime helpers (else only
+    NumPy and SciPy functions are printed, where an equivalent exists)."""
+    return KernelPrinter(means, helpers).doprint(expr)
 
 
 def compile_function(expr: sp.Expr, args: tuple[sp.Symbol, ...]):

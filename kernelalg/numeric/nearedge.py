@@ -50,15 +50,9 @@ def flag(a: np.ndarray, b: np.ndarray, c: np.ndarray, settled: np.ndarray, out: 
     edge, rho^2 > (1 - GAP)^2, except ``settled`` pairs that float64 keeps on the edge (c^2 >= ab
     to a few ulps: the layers carry the edge pair along, as they carry the diagonal); whether
     any entry was."""
-    with np.errstate(over="ignore", under="ignore"):
-        ratio = c * (1 / a)  # c^2/a (a reciprocal per row, no division per entry), without forming
-        ratio *= c  # ab, which under- or overflows at extreme variances
-        hit = ratio > (1 - GAP) ** 2 * b
-        if not hit.any():
-            return False
-        hit &= ~(settled & (ratio >= (1 - 4 * np.finfo(float).eps) * b))  # on the edge to rounding
-    out |= hit
-    return bool(hit.any())
+    from kernelalg.numeric.compiled import loops  # Numba: loaded with the generated maps
+
+    return bool(loops.near_edge(a, b, c, settled, out, (1 - GAP) ** 2, 1 - 4 * np.finfo(float).eps))
 
 
 def settle(X: np.ndarray, Y: np.ndarray, w: float, beta: float, a: np.ndarray, b: np.ndarray, c: np.ndarray,
@@ -74,17 +68,19 @@ def settle(X: np.ndarray, Y: np.ndarray, w: float, beta: float, a: np.ndarray, b
     sqrt(SETTLED) = 1e-15 relative.  A jump activation turns a gap g into about sqrt(g) at each
     layer (g = 1e-32 is 1e-8 after two layers), so there only exact repeats and mirrors are
     settled.  Settled entries get c = +-sqrt(ab); the other flagged ones are recomputed."""
-    i, j = np.nonzero(near)
+    i, j = np.unravel_index(np.flatnonzero(near), near.shape)  # flat indices: much cheaper than 2-D nonzero
     ai, bj = np.broadcast_to(a, c.shape)[i, j], np.broadcast_to(b, c.shape)[i, j]
     on_edge = np.all(X[i] == Y[j], axis=1)
     if beta == 0:
         on_edge |= np.all(X[i] == -Y[j], axis=1)
     if lipschitz:
-        close = np.abs(ai - bj) <= 4 * np.spacing(np.maximum(ai, bj))
+        close = ~on_edge & (np.abs(ai - bj) <= 4 * np.spacing(np.maximum(ai, bj)))
         wide = widerange.outside(ai, bj)  # products of inputs there may leave the double-double range
         if wide is not None:
             close &= ~wide
-        on_edge |= close & (relative_gaps(X[i], Y[j], w, beta) < SETTLED)
+        k = np.flatnonzero(close)
+        if k.size:
+            on_edge[k] = relative_gaps(X[i[k]], Y[j[k]], w, beta) < SETTLED
     i, j = i[on_edge], j[on_edge]
     settled[i, j] = True
     c[i, j] = np.copysign(np.sqrt(ai[on_edge]) * np.sqrt(bj[on_edge]), c[i, j])

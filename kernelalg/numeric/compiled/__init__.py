@@ -195,16 +195,18 @@ def module_text(maps: dict[str, Expectation], titles: dict[str, str], header: st
 
 
 def accelerate(module: ModuleType) -> ModuleType:
-    """Replace the table and Hermite-series helpers of a generated ``module`` by compiled loops
+    """Replace the elementwise helpers of a generated ``module`` that closed forms spend their time
+    in, and its table and Hermite-series helpers, by compiled loops of the same formulas
     (:mod:`kernelalg.numeric.compiled.loops`, Numba; imported only here, so that importing
     kernelalg does not load Numba)."""
-    if hasattr(module, "_table1") or hasattr(module, "_hermite_sum"):
-        from functools import partial
+    from functools import partial
 
-        from kernelalg.numeric.compiled import loops
+    from kernelalg.numeric.compiled import loops
 
-        if hasattr(module, "_table1"):
-            module._table1 = loops.table1
-        if hasattr(module, "_hermite_sum"):
-            module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL)
+    module._arctan, module._angle = loops.arctan, loops.angle
+    module._det2, module._det_product = loops.det2, loops.det_product
+    if hasattr(module, "_table1"):
+        module._table1 = loops.table1
+    if hasattr(module, "_hermite_sum"):
+        module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL)
     return module

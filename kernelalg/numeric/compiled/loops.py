@@ -1,9 +1,12 @@
-"""Compiled (Numba) evaluation of tables and Hermite series, substituted into the generated modules the library loads.
+"""Compiled (Numba) evaluation of tables, Hermite series and the closed forms' elementwise helpers, substituted into the generated modules the library loads.
 
-Generated modules evaluate their tables with NumPy (:mod:`kernelalg.codegen.tableruntime`), so
-that they run anywhere.  These loops compute the same formulas element by element in one pass
-(no temporary arrays, the GIL released); results agree with the NumPy helpers to rounding (a
-few ulps).  Imported only when a module with tables is loaded (Numba itself takes a second to
+Generated modules evaluate their tables and helpers with NumPy (:mod:`kernelalg.codegen.tableruntime`,
+:mod:`kernelalg.codegen.runtime`), so that they run anywhere.  These loops compute the same
+formulas element by element in one pass (no temporary arrays, the GIL released); results agree
+with the NumPy helpers to rounding (a few ulps): _det2 and _det_product bit for bit (the same
+operations in the same order, without fused multiply-adds), the arctangent to 1 ulp (Cephes'
+rational approximation, which the compiler vectorises, where NumPy calls libm element by
+element).  Imported when the library loads a generated module (Numba itself takes a second to
 import); see :func:`kernelalg.numeric.compiled.accelerate`.
 """
 
@@ -17,6 +20,85 @@ import numpy as np
 
 def _jit(fn):
     return numba.njit(cache=True, nogil=True)(fn)
+
+
+def _ufunc(signature: str):
+    """A NumPy ufunc compiled from a scalar function (broadcasting, ``out=`` and scalars as NumPy's own)."""
+    return numba.vectorize([signature], nopython=True, cache=True)
+
+
+def _inline(fn):
+    return numba.njit(inline="always", error_model="numpy")(fn)
+
+
+#: Cephes' atan: arguments reduced to |z| <= tan(pi/8) (z = x, (x - 1)/(x + 1) or -1/x, adding
+#: pi/4 or pi/2), then z + z^3 P(z^2)/Q(z^2); the low part of pi/2 (_MOREBITS) restores the
+#: rounding of that constant.  Max. error 0.8 ulp (numpy.arctan: 0.5 ulp).
+_ATAN_P = (-8.750608600031904122785e-1, -1.615753718733365076637e1, -7.500855792314704667340e1,
+           -1.228866684490136173410e2, -6.485021904942025371773e1)
+_ATAN_Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.328810604912902668951e2,
+           4.853903996359136964868e2, 1.945506571482613964425e2)
+_TAN_3PI_8 = 2.41421356237309504880
+_MOREBITS = 6.123233995736765886130e-17
+_EPS = float(np.finfo(float).eps)
+
+
+@_inline
+def _atan(x):
+    """atan(x) without branches (selects): the loops over it vectorise.  atan(+-inf) = +-pi/2,
+    atan(+-0) = +-0, NaN stays NaN.  The reductions not taken are computed too, so x = 0, inf or
+    subnormal raises a spurious floating-point flag (NumPy's divide, invalid or overflow warning)
+    outside np.errstate; the generated code calls it under errstate(all="ignore") (_on_edge)."""
+    y = abs(x)
+    big, mid = y > _TAN_3PI_8, y > 0.66
+    z = -1.0 / y if big else ((y - 1.0) / (y + 1.0) if mid else y)
+    base = math.pi / 2 if big else (math.pi / 4 if mid else 0.0)
+    low = _MOREBITS if big else (0.5 * _MOREBITS if mid else 0.0)
+    zz = z * z
+    p = (((_ATAN_P[0] * zz + _ATAN_P[1]) * zz + _ATAN_P[2]) * zz + _ATAN_P[3]) * zz + _ATAN_P[4]
+    q = ((((zz + _ATAN_Q[0]) * zz + _ATAN_Q[1]) * zz + _ATAN_Q[2]) * zz + _ATAN_Q[3]) * zz + _ATAN_Q[4]
+    return math.copysign(base + (z * zz * p / q + z + low), x)
+
+
+@_inline
+def _two_product_error(u, v, p):
+    """runtime._two_product_error on scalars."""
+    split = 134217729.0  # 2**27 + 1
+    tu, tv = split * u, split * v
+    uh, vh = tu - (tu - u), tv - (tv - v)
+    ul, vl = u - uh, v - vh
+    return ((uh * vh - p) + uh * vl + ul * vh) + ul * vl
+
+
+@_ufunc("float64(float64)")
+def arctan(x):
+    """runtime._arctan: atan(x) (see _atan)."""
+    return _atan(x)
+
+
+@_ufunc("float64(float64, float64)")
+def angle(y, x):
+    """runtime._angle: atan(y/x), plus pi where x is negative (or -0)."""
+    value = _atan(y / x)
+    return value + math.pi if math.copysign(1.0, x) < 0 else value
+
+
+@_ufunc("float64(float64, float64, float64)")
+def det2(a, b, c):
+    """runtime._det2: ab - c^2, the products' rounding errors restored where the difference lost
+    more than three digits, 0 below 8 ulps of ab."""
+    p, q = a * b, c * c
+    d = p - q
+    if d < 1e-3 * p:
+        exact = (p - q) + (_two_product_error(a, b, p) - _two_product_error(c, c, q))
+        d = 0.0 if exact < 8 * _EPS * p else exact
+    return d
+
+
+@_ufunc("float64(float64, float64, float64, float64, float64)")
+def det_product(u, v, r, k, c):
+    """runtime._det_product: u v / r - k c^2."""
+    return u * v / r - k * (c * c)
 
 
 def _cell(x, e_lo, split, cells):
@@ -105,3 +187,20 @@ def hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol):
                         np.ascontiguousarray(ib, dtype=np.intp), *(np.ascontiguousarray(v, dtype=float) for v in (rho, beyond, floor)),
                         float(tol), out, done)
     return out, done
+
+
+@_jit
+def near_edge(a, b, c, settled, out, inner, edge):
+    """out[i, j] |= (c_ij (1/a_i)) c_ij > inner b_j, except ``settled`` entries where that ratio is
+    at least edge b_j, in one pass (a: n x 1, b: 1 x m, c: n x m; c^2/a with a reciprocal per row,
+    without forming ab, which under- or overflows at extreme variances); whether any entry was.
+    The test of nearedge.flag."""
+    found = False
+    for i in range(c.shape[0]):
+        inverse = 1.0 / a[i, 0]
+        for j in range(c.shape[1]):
+            ratio = c[i, j] * inverse * c[i, j]
+            hit = (ratio > inner * b[0, j]) & ~(settled[i, j] & (ratio >= edge * b[0, j]))
+            out[i, j] |= hit
+            found |= hit
+    return found
