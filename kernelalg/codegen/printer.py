@@ -32,7 +32,10 @@ class KernelPrinter(SciPyPrinter):
     """SciPy printer that knows Owen's T, erfcx, expm1, angles, exp differences, Det2 and the Gaussian-mean placeholders.
 
     ``means`` maps each GaussianMean to the name of the generated integrand that evaluates it
-    by quadrature, or is a :class:`Names` that also holds tables.
+    by quadrature, or is a :class:`Names` that also holds tables.  With ``helpers`` (the kernel
+    modules) it also prints the logistic forms of :func:`kernelalg.codegen.rewrite.logistic`,
+    x**(-k) as 1/x**k and a two-piece Piecewise as numpy.where; without (the neuron formulas of
+    the checked-in spiking modules) SymPy's own printing.
     """
 
     def __init__(self, means: dict[GaussianMean, str] | Names | None = None, helpers: bool = True):
@@ -46,7 +49,8 @@ class KernelPrinter(SciPyPrinter):
         return f"_arctan({self._print(expr.args[0])})" if self.helpers else super()._print_atan(expr)
 
     def doprint(self, expr, assign_to=None):
-        return super().doprint(logistic(expr) if isinstance(expr, sp.Basic) else expr, assign_to)
+        careful = self.helpers and isinstance(expr, sp.Basic)
+        return super().doprint(logistic(expr) if careful else expr, assign_to)
 
     def _print_Expit(self, expr):
         return f"scipy.special.expit({self._print(expr.args[0])})"
@@ -115,6 +119,8 @@ class KernelPrinter(SciPyPrinter):
     def _print_Pow(self, expr, rational=False):
         """x**(-k) for a small integer k as 1/x**k: numpy squares and multiplies where its pow
         with a float exponent calls the C library (six times slower)."""
+        if not self.helpers:
+            return super()._print_Pow(expr, rational)
         if expr.exp == -1:
             return f"1/{self._print(expr.base)}" if expr.base.is_Atom else f"1/({self._print(expr.base)})"
         if expr.exp.is_Integer and -4 <= expr.exp < -1:
@@ -122,7 +128,7 @@ class KernelPrinter(SciPyPrinter):
         return super()._print_Pow(expr, rational)
 
     def _print_Piecewise(self, expr):
-        if len(expr.args) == 2 and expr.args[1].cond == sp.true:
+        if self.helpers and len(expr.args) == 2 and expr.args[1].cond == sp.true:
             (value, cond), (otherwise, _) = expr.args
             return f"numpy.where({self._print(cond)}, {self._print(value)}, {self._print(otherwise)})"
         conditions = ", ".join(self._print(cond) for _, cond in expr.args)
