@@ -60,7 +60,7 @@ def test_deep_kernels_against_the_stored_mpmath_recursion(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_stored_deep_values_are_the_recursion_live(name):
-    """The stored values are the recursion's output (about 15 minutes a pair)."""
+    """The stored values are the recursion's output (15-25 minutes a pair on one core)."""
     rows = make_deep.reference(name)
     stored = TABLE["pairs"][name]["rows"]
     assert [(r["x"], r["y"], r["depth"]) for r in rows] == [(r["x"], r["y"], r["depth"]) for r in stored]

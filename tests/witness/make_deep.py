@@ -25,6 +25,7 @@ TABLE = Path(__file__).resolve().parent.parent / "data" / "deep_witness.json"
 #: name -> (phi spec, psi spec, witness refs of phi, witness ref of psi)
 PAIRS = {
     "tanh / fast_sigmoid": ("tanh", "snntorch.fast_sigmoid", F.tanh(1.0), F.superspike(25.0)),
+    "softplus / fast_sigmoid": ("log(1 + exp(x))", "snntorch.fast_sigmoid", F.softplus(), F.superspike(25.0)),
 }
 #: pairs of inputs in R^3 of unequal norms (I(x, y) != I(y, x)), at moderate and large angles
 X = ((1.0, 0.0, 0.5), (0.3, -2.0, 0.1), (-0.5, 0.4, 1.5))
