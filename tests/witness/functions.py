@@ -95,3 +95,18 @@ def superspike(k=25.0, amp=1.0):
 
 def logistic(k=4.0):
     return Ref(lambda x: k / (4 * mp.cosh(k * x / 2) ** 2), scales=((0, 1 / k),))
+
+
+def softplus():
+    """log(1 + e^x) and its derivative, the logistic function 1/(1 + e^-x)."""
+    return (Ref(lambda x: mp.log1p(mp.exp(x)), scales=((0, 1),)),
+            Ref(lambda x: 1 / (1 + mp.exp(-x)), scales=((0, 1),)))
+
+
+def silu():
+    """SiLU x/(1 + e^-x) = x s(x) and its derivative s(x) (1 + x (1 - s(x)))."""
+    def s(x):
+        return 1 / (1 + mp.exp(-x))
+
+    return (Ref(lambda x: x * s(x), scales=((0, 1),)),
+            Ref(lambda x: s(x) * (1 + x * (1 - s(x))), scales=((0, 1),)))
