@@ -17,6 +17,8 @@ import math
 import numba
 import numpy as np
 
+from kernelalg.codegen import runtime
+
 
 def _jit(fn):
     return numba.njit(cache=True, nogil=True)(fn)
@@ -60,14 +62,7 @@ def _atan(x):
     return math.copysign(base + (z * zz * p / q + z + low), x)
 
 
-@_inline
-def _two_product_error(u, v, p):
-    """runtime._two_product_error on scalars."""
-    split = 134217729.0  # 2**27 + 1
-    tu, tv = split * u, split * v
-    uh, vh = tu - (tu - u), tv - (tv - v)
-    ul, vl = u - uh, v - vh
-    return ((uh * vh - p) + uh * vl + ul * vh) + ul * vl
+_two_product_error = _inline(runtime._two_product_error)  # the same arithmetic, on scalars
 
 
 @_ufunc("float64(float64)")
