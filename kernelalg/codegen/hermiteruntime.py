@@ -119,7 +119,7 @@ def _hermite_coefficients(fn, width, sd, terms=HERMITE_TERMS):
                 slots, arrays = store[1], store[2:]
             new = _hermite_coefficients_of(fn, width, numpy.array(missing, dtype=numpy.int64).view(float), terms)
             if arrays is None or filled + len(missing) > arrays[0].shape[0]:
-                size = max(2 * (filled + len(missing)), 64)
+                size = max(min(2 * (filled + len(missing)), HERMITE_CACHE_SIZE // terms), filled + len(missing), 64)
                 grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in new)
                 for old, to in zip(arrays or (), grown):
                     to[:filled] = old[:filled]
