@@ -85,6 +85,17 @@ def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale):
     assert np.array_equal(out[done], out_c[done])
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 60))
+def test_numpy_and_compiled_tables_in_the_angle_agree(seed, size):
+    """The compiled table lookup is NumPy's, bit for bit, also at rho = +-1 and in every cell."""
+    rng = np.random.default_rng(seed)
+    coef = rng.standard_normal((runtime._H_CELLS, runtime._H_DEGREE + 1))
+    rho = np.concatenate([rng.uniform(-1, 1, size), [-1.0, 1.0, 0.0]])
+    want = runtime._hermite_theta(coef, rho)
+    assert np.array_equal(loops.hermite_theta(coef, rho, runtime._H_CELLS), want)
+
+
 def test_pairs_found_and_refused():
     """tanh's nested nngp mean is E[tanh(u) tanh(v)]; a mean whose integrand has a kink away
     from 0, or a reduced mean whose conditional mean does not give a function back, is left to the rule."""

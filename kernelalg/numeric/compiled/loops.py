@@ -142,6 +142,19 @@ def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p
         j += lanes
 
 
+def _hermite_theta_loop(coef, rho, cells, out):
+    """hermiteruntime._hermite_theta one entry at a time: the cell of theta = acos(rho) and
+    Clenshaw's recurrence in it (same operations in the same order)."""
+    for e in range(rho.size):
+        x = math.acos(rho[e]) * (cells / math.pi)
+        cell = min(int(x), cells - 1)
+        t = 2 * (x - cell) - 1
+        b1, b2 = 0.0, 0.0
+        for k in range(coef.shape[1] - 1, 0, -1):
+            b1, b2 = coef[cell, k] + 2 * t * b1 - b2, b1
+        out[e] = coef[cell, 0] + t * b1 - b2
+
+
 def _hermite_sum_loop(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol, out, done):
     """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same order of
     operations, so the same results)."""
@@ -161,6 +174,7 @@ _cell = _jit(_cell)
 _finish = _jit(_finish)
 _table1_kernel = _jit(_table1_loop)
 _hermite_sum_kernel = _jit(_hermite_sum_loop)
+_hermite_theta_kernel = _jit(_hermite_theta_loop)
 
 
 def table1(table, v):
@@ -172,6 +186,14 @@ def table1(table, v):
     _table1_kernel(flat, out, int(e_lo), int(split), np.ascontiguousarray(coef), bool(log), float(v_lo),
                    float(g_lo), float(p_lo), float(v_hi), float(g_hi), float(p_hi))
     return out.reshape(v.shape)
+
+
+def hermite_theta(coef, rho, cells):
+    """Numba version of hermiteruntime._hermite_theta (same arguments, plus its _H_CELLS)."""
+    out = np.empty(rho.size)
+    _hermite_theta_kernel(np.ascontiguousarray(coef, dtype=float), np.ascontiguousarray(rho, dtype=float),
+                          int(cells), out)
+    return out
 
 
 def hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol):
