@@ -197,8 +197,8 @@ def module_text(maps: dict[str, Expectation], titles: dict[str, str], header: st
 def accelerate(module: ModuleType) -> ModuleType:
     """Replace the elementwise helpers of a generated ``module`` that closed forms spend their time
     in, and its table and Hermite-series helpers, by compiled loops of the same formulas
-    (:mod:`kernelalg.numeric.compiled.loops`, Numba; imported only here, so that importing
-    kernelalg does not load Numba)."""
+    (:mod:`kernelalg.numeric.compiled.loops`, Numba; imported only when a module is loaded, here
+    and in :func:`kernelalg.numeric.nearedge.flag`, so that importing kernelalg does not load Numba)."""
     from functools import partial
 
     from kernelalg.numeric.compiled import loops

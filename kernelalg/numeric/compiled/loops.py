@@ -90,10 +90,7 @@ def det2(a, b, c):
     return d
 
 
-@_ufunc("float64(float64, float64, float64, float64, float64)")
-def det_product(u, v, r, k, c):
-    """runtime._det_product: u v / r - k c^2."""
-    return u * v / r - k * (c * c)
+det_product = _ufunc("float64(float64, float64, float64, float64, float64)")(runtime._det_product)  # u v / r - k c^2
 
 
 def _cell(x, e_lo, split, cells):
