@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kernelalg.files import write_text
 from tests.witness import functions as F
 from tests.witness.deep import deep_kernels, witness_maps
 
@@ -63,7 +64,7 @@ def main() -> None:
     for name, (phi, psi, _, _) in PAIRS.items():
         pairs[name] = old.get(name) or {"phi": phi, "psi": psi, "rows": reference(name, verbose=True)}
         table = {"sigma_w": SW, "sigma_b": SB, "pairs": pairs}
-        TABLE.write_text(json.dumps(table, indent=1) + "\n")  # after each pair: resumable
+        write_text(TABLE, json.dumps(table, indent=1) + "\n", overwrite=True)  # atomic, after each pair: resumable
     print(f"-> {TABLE}")
 
 
