@@ -67,22 +67,36 @@ def test_table_in_the_angle_equals_the_entrywise_evaluation(monkeypatch):
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), rho_scale=st.floats(0.0, 1.0))
-def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale):
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), rho_scale=st.floats(0.0, 1.0),
+       terms=st.sampled_from([1, 5, 24]), stepping=st.sampled_from([(0, 1), (0, 2), (1, 2)]))
+def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale, terms, stepping):
+    """The compiled partial sums are NumPy's bit for bit, stopping at the same term (rows
+    reached through a row index, as in the coefficient store; one row broken: infinite tail)."""
     rng = np.random.default_rng(seed)
-    terms = 24
-    alpha = rng.standard_normal((3, terms)) * 0.7 ** np.arange(terms)
-    beta = rng.standard_normal((2, terms)) * 0.6 ** np.arange(terms)
-    tail_a = np.sqrt(np.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1])
-    tail_b = np.sqrt(np.cumsum((beta * beta)[:, ::-1], axis=1)[:, ::-1])
+
+    def side(count, decay):
+        alpha = rng.standard_normal((count, terms)) * decay ** np.arange(terms)
+        tail = np.sqrt(np.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1])
+        tail[rng.integers(0, count)] = np.inf
+        return alpha, tail, rng.uniform(0, 1e-3, count), rng.uniform(0.5, 2, count), rng.permutation(count)
+
+    side_a, side_b = side(3, 0.7), side(2, 0.6)
     ia, ib = rng.integers(0, 3, size), rng.integers(0, 2, size)
     rho = rng.uniform(-1, 1, size) * rho_scale
-    beyond, floor = np.full(size, 1e-30), np.full(size, 1e-20)
-    args = (alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor)
-    out, done = runtime._hermite_sum(*args)
-    out_c, done_c = loops.hermite_sum(*args, tol=runtime.HERMITE_TOL)
+    out, done = runtime._hermite_sum(side_a, side_b, ia, ib, rho, *stepping)
+    out_c, done_c = loops.hermite_sum(side_a, side_b, ia, ib, rho, *stepping, tol=runtime.HERMITE_TOL,
+                                      floor=runtime.HERMITE_FLOOR)
     assert np.array_equal(done, done_c)
     assert np.array_equal(out[done], out_c[done])
+    assert not done[np.isinf(side_a[1][side_a[4][ia], 0]) | np.isinf(side_b[1][side_b[4][ib], 0])].any()
+
+
+@given(x=st.floats(0.0, 1.0), k=st.integers(1, 2048))
+def test_power_by_squaring(x, k):
+    """x^k by repeated squaring: within k ulps of the correctly rounded power; arrays as scalars."""
+    got = runtime._hermite_power(x, k)
+    assert got == pytest.approx(x**k, rel=4 * k * np.finfo(float).eps, abs=1e-300)
+    assert runtime._hermite_power(np.array([x]), k)[0] == got
 
 
 @settings(max_examples=30, deadline=None)
@@ -150,19 +164,39 @@ def test_coefficients_kept_per_value_equal_a_fresh_computation(monkeypatch):
     """Rows come back for each requested standard deviation (repeats, any order, NaN) equal to
     a computation of that value alone, also across the store's growth and its reset when full."""
     module = layer_maps("tanh", FS).module
-    f, width = module._HERMITE_1[3], module._HERMITE_1[4]
+    side = module._HERMITE_1[1]  # the surrogate: even, with a kink
+    assert side[3] == 1
     monkeypatch.setattr(module, "_H_COEFFICIENTS", {})
     monkeypatch.setattr(module, "HERMITE_CACHE_SIZE", 100 * module.HERMITE_TERMS)
     rng = np.random.default_rng(3)
     pool = np.concatenate([rng.uniform(0.1, 5.0, 150), [np.nan]])
     for size in (5, 40, 70, 3, 90):  # grows, then is reset (90 new values do not fit beside the rest)
         sd = rng.choice(pool, size)
-        alpha, tail, residual, energy, rows = module._hermite_coefficients(f, width, sd)
+        alpha, tail, residual, energy, rows = module._hermite_coefficients(side, sd)
         for k in rng.choice(size, 4):
-            fresh = module._hermite_coefficients_of(f, width, sd[k:k + 1], module.HERMITE_TERMS)
+            fresh = module._hermite_coefficients_of(side, sd[k:k + 1], module.HERMITE_TERMS)
             kept = (alpha[rows[k]], tail[rows[k]], residual[rows[k]], energy[rows[k]])
             scale = np.sqrt(abs(fresh[3][0]))  # sqrt(E[f^2]): rounding differs with the batch's size
             for have, want, unit in zip(kept, fresh, (scale, scale, scale**2, scale**2)):
                 np.testing.assert_allclose(have, want[0], rtol=1e-13, atol=1e-15 * unit)
-    store = module._H_COEFFICIENTS[(f, width, module.HERMITE_TERMS)]
+    store = module._H_COEFFICIENTS[(side, module.HERMITE_TERMS)]
     assert store[0] <= 100
+
+
+@pytest.mark.parametrize("spec, index, parity", [("tanh", 0, -1), ("tanh", 1, 1), ("log(1 + exp(x))", 0, 0)])
+def test_coefficients_by_parity_equal_those_of_all_nodes(spec, index, parity):
+    """The parity the generator proves (tanh odd, its derivative and the fast sigmoid even,
+    softplus neither), and coefficients computed with it equal those computed from f at every
+    node (parity 0) to rounding, the other parity's exactly 0."""
+    module = layer_maps(spec, FS).module
+    pair = getattr(module, f"_HERMITE_{index}")
+    sides = [side for side in pair if side[3] == parity]
+    assert sides, [side[3] for side in pair]
+    sd = np.array([0.05, 0.7, 1.0, 3.0, 40.0])
+    with_parity = module._hermite_coefficients_of(sides[0], sd, module.HERMITE_TERMS)
+    without = module._hermite_coefficients_of((*sides[0][:3], 0), sd, module.HERMITE_TERMS)
+    scale = np.sqrt(with_parity[3])[:, None]
+    np.testing.assert_allclose(with_parity[0], without[0], rtol=0, atol=1e-15 * scale.max())
+    np.testing.assert_allclose(with_parity[3], without[3], rtol=1e-14)
+    if parity:
+        assert not with_parity[0][:, (0 if parity == -1 else 1)::2].any()

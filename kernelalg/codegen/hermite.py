@@ -48,11 +48,23 @@ class Pair:
             parts.append(f"def {name}_g(x):\n"
                          f'    """G(x) = {sp.sstr(self.g)}."""\n'
                          f"    return {source(self.g)}\n")
-        probes = [features(expr, x) for expr in (self.f, self.g)]
-        (wf, sf), (wg, sg_) = ((min(w for _, w in p.centers), not p.breakpoints) for p in probes)
-        parts.append(f"{name} = ({name}_f, {wf!r}, {sf!r}, {name}_g, {wg!r}, {sg_!r})"
-                     "  # (F, its width, smooth, G, its width, smooth)\n")
+        sides = []
+        for fn, expr in ((f"{name}_f", self.f), (f"{name}_g", self.g)):
+            probe = features(expr, x)
+            sides.append(f"({fn}, {min(w for _, w in probe.centers)!r}, {not probe.breakpoints!r}, {_parity(expr)})")
+        parts.append(f"{name} = ({sides[0]}, {sides[1]})  # per function: (it, its width, smooth, parity)\n")
         return "\n\n".join(parts)
+
+
+def _parity(expr: sp.Expr) -> int:
+    """1 if expr(-x) = expr(x) for x > 0, -1 if expr(-x) = -expr(x), else 0 (neither proved by
+    simplification): the series then computes only the even or the odd coefficients."""
+    t = sp.Symbol("t", positive=True)
+    right, left = expr.subs(x, t), expr.subs(x, -t)
+    for parity in (1, -1):
+        if sp.simplify(_plain(left - parity * right)) == 0:
+            return parity
+    return 0
 
 
 def _plain(expr: sp.Expr) -> sp.Expr:

@@ -57,8 +57,8 @@ HERMITE_TABLE_TOL = 2.0**-44  # accepted interpolation error of a table, relativ
 _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per cell
 HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (32 MB with the tails)
 _H_TABLES = {}  # (pair id, a, b) -> table, or None where none was accepted
-_H_COEFFICIENTS = {}  # (function, width, terms) -> rows filled, {sd bits: row}, coefficients, tails, residuals, E[f^2]
-_H_NODES = {}  # (grading depth, terms) -> nodes, weights, h_n at the nodes
+_H_COEFFICIENTS = {}  # (side, terms) -> rows filled, {sd bits: row}, coefficients, tails, residuals, E[f^2]
+_H_NODES = {}  # (grading depth, terms) -> positive nodes, weights, even and odd h_n at the nodes
 _H_LOCK = threading.Lock()
 
 
@@ -72,20 +72,27 @@ def _hermite_depth(scale):
 
 
 def _hermite_nodes(depth, terms=HERMITE_TERMS):
-    """Nodes z and weights w of E[h(Z)], Z ~ N(0, 1), and h_n(z) for n < terms: composite
-    12-point Gauss-Legendre on [-13, 13] over panels of 0.5 sqrt(256 / terms), the two next to 0
-    halved ``depth`` times (kept per depth and terms)."""
+    """The positive nodes z and their weights w of E[h(Z)] = sum_k w_k (h(z_k) + h(-z_k)),
+    Z ~ N(0, 1), and h_n(z) for the even and the odd n < terms, as (len(z), terms / 2) arrays:
+    composite 12-point Gauss-Legendre on [0, 13] over panels of 0.5 sqrt(256 / terms), the one
+    next to 0 halved ``depth`` times, mirrored to [-13, 0] (kept per depth and terms)."""
     found = _H_NODES.get((depth, terms))
     if found is None:
         panel = _H_PANEL * numpy.sqrt(HERMITE_TERMS / terms)
-        edges = numpy.linspace(-_H_WINDOW, _H_WINDOW, int(round(2 * _H_WINDOW / panel)) + 1)
-        steps = panel * 2.0 ** -numpy.arange(1, depth + 1)
-        edges = numpy.union1d(edges, numpy.concatenate([-steps, steps]))
+        edges = numpy.linspace(0.0, _H_WINDOW, int(round(_H_WINDOW / panel)) + 1)
+        edges = numpy.union1d(edges, panel * 2.0 ** -numpy.arange(1, depth + 1))
         half, mid = numpy.diff(edges) / 2, (edges[1:] + edges[:-1]) / 2
         z = (mid[:, None] + half[:, None] * _H_GL_NODES).reshape(-1)
         w = (half[:, None] * _H_GL_WEIGHTS).reshape(-1) * numpy.exp(-z * z / 2) / numpy.sqrt(2 * numpy.pi)
-        found = _H_NODES[(depth, terms)] = (z, w, _hermite_functions(z, terms))
+        h = _hermite_functions(z, terms)
+        found = _H_NODES[(depth, terms)] = (z, w, numpy.ascontiguousarray(h[:, 0::2]), numpy.ascontiguousarray(h[:, 1::2]))
     return found
+
+
+def _hermite_rule(depth):
+    """Nodes and weights of E[h(Z)] on both sides of 0 (_hermite_nodes mirrored), for means of one variable."""
+    z, w = _hermite_nodes(depth)[:2]
+    return numpy.concatenate([-z[::-1], z]), numpy.concatenate([w[::-1], w])
 
 
 def _hermite_functions(z, terms):
@@ -99,9 +106,9 @@ def _hermite_functions(z, terms):
     return h.T
 
 
-def _hermite_coefficients(fn, width, sd, terms=HERMITE_TERMS):
-    """(alpha, tail, residual, energy, rows): the arrays of _hermite_coefficients_of(fn, width,
-    ., terms) kept for the next calls (the columns of the next block of rows, the rows of a
+def _hermite_coefficients(side, sd, terms=HERMITE_TERMS):
+    """(alpha, tail, residual, energy, rows): the arrays of _hermite_coefficients_of(side, .,
+    terms) kept for the next calls (the columns of the next block of rows, the rows of a
     symmetric kernel), and the row of each sd (> 0) in them.  Rows are computed once per value
     and appended; the arrays are replaced, never changed in place where filled, so threads can
     share them (one computes at a time); at most HERMITE_CACHE_SIZE coefficients are kept per
@@ -109,7 +116,7 @@ def _hermite_coefficients(fn, width, sd, terms=HERMITE_TERMS):
     sd = numpy.ascontiguousarray(sd, dtype=float)
     keys = sd.view(numpy.int64).tolist()  # bit patterns: a NaN finds itself
     with _H_LOCK:
-        store = _H_COEFFICIENTS.get((fn, width, terms))
+        store = _H_COEFFICIENTS.get((side, terms))
         missing = list(dict.fromkeys(k for k in keys if store is None or k not in store[1]))
         if missing:
             filled = 0 if store is None else store[0]
@@ -117,7 +124,7 @@ def _hermite_coefficients(fn, width, sd, terms=HERMITE_TERMS):
                 filled, slots, arrays, missing = 0, {}, None, list(dict.fromkeys(keys))
             else:
                 slots, arrays = store[1], store[2:]
-            new = _hermite_coefficients_of(fn, width, numpy.array(missing, dtype=numpy.int64).view(float), terms)
+            new = _hermite_coefficients_of(side, numpy.array(missing, dtype=numpy.int64).view(float), terms)
             if arrays is None or filled + len(missing) > arrays[0].shape[0]:
                 size = max(min(2 * (filled + len(missing)), HERMITE_CACHE_SIZE // terms), filled + len(missing), 64)
                 grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in new)
@@ -127,29 +134,39 @@ def _hermite_coefficients(fn, width, sd, terms=HERMITE_TERMS):
             for v, to in zip(new, arrays):
                 to[filled:filled + len(missing)] = v
             slots.update((k, filled + i) for i, k in enumerate(missing))
-            store = _H_COEFFICIENTS[(fn, width, terms)] = (filled + len(missing), slots, *arrays)
+            store = _H_COEFFICIENTS[(side, terms)] = (filled + len(missing), slots, *arrays)
         rows = numpy.array([store[1][k] for k in keys], dtype=numpy.intp)
     return (*store[2:], rows)
 
 
-def _hermite_coefficients_of(fn, width, sd, terms):
+def _hermite_coefficients_of(side, sd, terms):
     """Coefficients alpha[k, n] = E[fn(sd_k Z) h_n(Z)] (n < terms), their tails tail[k, n] = the root of
     sum_{n<m<K} alpha[k, m]^2, the residuals R and E[fn(sd_k Z)^2] for each sd_k > 0; rows
     whose coefficients are not finite or break Parseval's identity get infinite tails.
-    ``width``: the smallest feature width of fn (its x scale), graded toward 0 by sd_k's own
-    depth (so each row does not depend on the others)."""
+    side = (fn, width, smooth, parity): ``width`` the smallest feature width of fn (its x
+    scale), graded toward 0 by sd_k's own depth (so each row does not depend on the others);
+    ``parity`` 1 or -1 where fn(-x) = fn(x) or -fn(x), else 0.  With f+- = fn(+-sd z) on the
+    positive nodes, h_n(-z) = (-1)^n h_n(z) gives alpha_n = sum w h_n(z) (f+ + (-1)^n f-): the
+    even and the odd coefficients from half of the nodes each (one of them 0 with a parity)."""
+    fn, width, _, parity = side
     depth = _hermite_depth(width / sd)
-    alpha, energy, residual = numpy.empty((sd.size, terms)), numpy.empty(sd.size), numpy.empty(sd.size)
+    alpha, energy, residual = numpy.zeros((sd.size, terms)), numpy.empty(sd.size), numpy.empty(sd.size)
     with numpy.errstate(all="ignore"):
         for d in numpy.unique(depth):
             rows = depth == d
-            z, w, h = _hermite_nodes(int(d), terms)
-            values = fn(sd[rows][:, None] * z[None, :])
-            weighted = values * w
-            alpha[rows] = weighted @ h
-            energy[rows] = numpy.sum(weighted * values, axis=1)
-            rest = values - alpha[rows] @ h.T  # fn less its expansion, at the nodes
-            residual[rows] = numpy.sum(rest * rest * w, axis=1)
+            z, w, h_even, h_odd = _hermite_nodes(int(d), terms)
+            plus = fn(sd[rows][:, None] * z[None, :])
+            minus = parity * plus if parity else fn(-sd[rows][:, None] * z[None, :])
+            even = odd = 0.0  # the expansion's even and odd parts at the positive nodes
+            if parity != -1:
+                alpha[rows, 0::2] = ((plus + minus) * w) @ h_even
+                even = alpha[rows, 0::2] @ h_even.T
+            if parity != 1:
+                alpha[rows, 1::2] = ((plus - minus) * w) @ h_odd
+                odd = alpha[rows, 1::2] @ h_odd.T
+            energy[rows] = (plus * plus + minus * minus) @ w
+            rest_plus, rest_minus = plus - even - odd, minus - even + odd  # fn less its expansion
+            residual[rows] = (rest_plus * rest_plus + rest_minus * rest_minus) @ w
         suffix = numpy.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1]
         parseval = energy - suffix[:, 0]
         bad = ~numpy.isfinite(parseval) | ~numpy.isfinite(residual) | (parseval < -1e-12 * energy)
@@ -159,19 +176,45 @@ def _hermite_coefficients_of(fn, width, sd, terms):
     return alpha, tail, residual, energy
 
 
-def _hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor):
-    """Partial sums s = sum_{n<=N} rho^n alpha[ia, n] beta[ib, n] of the flat entries, each
-    stopped at the first N with |rho|^(N+1) tail_a[ia, N] tail_b[ib, N] + beyond <= HERMITE_TOL
-    max(|s|, floor); returns (s, done), done False where no N met the bound."""
+def _hermite_power(x, k):
+    """x^k for an integer k >= 1 by repeated squaring (the same operations on arrays and scalars)."""
+    result = x
+    k -= 1
+    while k:
+        if k & 1:
+            result = result * x
+        x = x * x
+        k >>= 1
+    return result
+
+
+def _hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1):
+    """Partial sums s = sum_{n<=N} rho^n alpha[i, n] beta[j, n] of the flat entries (i =
+    rows_a[ia], j = rows_b[ib]; side = (alpha, tail, residual, energy, rows) of
+    _hermite_coefficients), over n = first, first + step, ... (step 2 where the parities of the
+    functions leave only the even or only the odd terms), each stopped at the first N with
+
+        |rho|^(N+1) tail_a[i, N] tail_b[j, N] + |rho|^K sqrt(R_a[i] R_b[j])
+            <= HERMITE_TOL max(|s|, HERMITE_FLOOR sqrt(E_a[i] E_b[j]));
+
+    returns (s, done), done False where no N met the bound."""
+    alpha, tail_a, residual_a, energy_a, rows_a = side_a
+    beta, tail_b, residual_b, energy_b, rows_b = side_b
+    i, j = rows_a[ia], rows_b[ib]
+    with numpy.errstate(invalid="ignore", under="ignore"):
+        far = _hermite_power(numpy.abs(rho), alpha.shape[1]) * numpy.sqrt(residual_a[i] * residual_b[j])
+        fl = HERMITE_FLOOR * numpy.sqrt(energy_a[i] * energy_b[j])
     out = numpy.zeros(rho.size)
     done = numpy.zeros(rho.size, dtype=bool)
     active = numpy.arange(rho.size)
-    s, power = numpy.zeros(rho.size), numpy.ones(rho.size)
-    i, j, r, far, fl = ia, ib, rho, beyond, floor
-    for n in range(alpha.shape[1]):
+    s, r = numpy.zeros(rho.size), rho
+    power = numpy.ones(rho.size) if first == 0 else rho.copy()
+    for n in range(first, alpha.shape[1], step):
         s += alpha[i, n] * beta[j, n] * power
         power *= r
         bound = numpy.abs(power) * (tail_a[i, n] * tail_b[j, n]) + far
+        if step == 2:
+            power *= r
         stop = bound <= HERMITE_TOL * numpy.maximum(numpy.abs(s), fl)
         if stop.any():
             out[active[stop]] = s[stop]
@@ -195,13 +238,13 @@ def _hermite_inner(fn, mean, sd, nodes):
 
 def _hermite_product(pair, sa, sb, rho):
     """The product rule (see the module docstring) on flat entries; (values, done)."""
-    f, f_width, f_smooth, g, g_width, g_smooth = pair
+    (f, f_width, f_smooth, _), (g, g_width, g_smooth, _) = pair
     out, done = numpy.zeros(rho.size), numpy.zeros(rho.size, dtype=bool)
     if not (f_smooth or g_smooth):
         return out, done
     if not f_smooth:  # the smooth side inside: E[g(v) E[f(u) | v]] read the other way round
         f, f_width, g, g_width, sa, sb = g, g_width, f, f_width, sb, sa
-    z, w, _ = _hermite_nodes(int(_hermite_depth(g_width / numpy.max(sb))))
+    z, w = _hermite_rule(int(_hermite_depth(g_width / numpy.max(sb))))
     with numpy.errstate(all="ignore"):
         spread = numpy.sqrt(numpy.maximum(1.0 - rho * rho, 0.0))
         for start in range(0, rho.size, 64):
@@ -221,14 +264,10 @@ def _hermite_product(pair, sa, sb, rho):
 
 def _hermite_series(pair, sa, sb, rho, ia, ib, terms):
     """The series with ``terms`` coefficients at flat entries (see _hermite_values); (values, done)."""
-    f, f_width, _, g, g_width, _ = pair
-    alpha, tail_a, residual_a, energy_a, rows_a = _hermite_coefficients(f, f_width, sa, terms)
-    beta, tail_b, residual_b, energy_b, rows_b = _hermite_coefficients(g, g_width, sb, terms)
-    ia, ib = rows_a[ia], rows_b[ib]
-    with numpy.errstate(invalid="ignore", under="ignore"):
-        beyond = numpy.abs(rho) ** terms * numpy.sqrt(residual_a[ia] * residual_b[ib])
-        floor = HERMITE_FLOOR * numpy.sqrt(energy_a[ia] * energy_b[ib])
-    return _hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor)
+    parity = pair[0][3] * pair[1][3]  # 1: both even or both odd
+    first, step = ((0 if pair[0][3] == 1 else 1), 2) if parity == 1 else (0, 1)
+    return _hermite_sum(_hermite_coefficients(pair[0], sa, terms), _hermite_coefficients(pair[1], sb, terms),
+                        ia, ib, rho, first, step)
 
 
 def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
@@ -243,10 +282,10 @@ def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
         ua, ja = numpy.unique(ia[longer], return_inverse=True)
         ub, jb = numpy.unique(ib[longer], return_inverse=True)
         out[longer], done[longer] = _hermite_series(pair, sa[ua], sb[ub], rho[longer], ja, jb, HERMITE_LONG)
-    f, f_width, _, g, g_width, _ = pair
+    (f, f_width, _, _), (g, g_width, _, _) = pair
     edge = numpy.flatnonzero(~done & on_edge)
     if edge.size:  # v = +-sqrt(b / a) u: a mean of one variable (rho within 4 ulps: c = a = b rounded)
-        z, w, _ = _hermite_nodes(int(_hermite_depth(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))))
+        z, w = _hermite_rule(int(_hermite_depth(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))))
         with numpy.errstate(all="ignore"):
             values = f(sa[ia[edge]][:, None] * z) * g((numpy.sign(rho[edge]) * sb[ib[edge]])[:, None] * z)
             out[edge] = values @ w
@@ -308,20 +347,32 @@ def _hermite_theta(coef, rho):
 
 def _one_value(s):
     """Whether the positive values s agree to 8 ulps (one variance, rounded differently)."""
-    return s[0] > 0 and s[-1] <= s[0] * (1 + 8 * numpy.finfo(float).eps)
+    low = numpy.min(s)
+    return low > 0 and numpy.max(s) <= low * (1 + 8 * numpy.finfo(float).eps)
+
+
+def _distinct(v):
+    """The distinct values of v in the order of their first appearance, and the index of each
+    entry's value among them: the coefficient rows of a call's points are then stored and read
+    in the points' order (consecutive columns of a block read consecutive rows)."""
+    values, first, inverse = numpy.unique(v, return_index=True, return_inverse=True)
+    order = numpy.argsort(first)
+    rank = numpy.empty_like(order)
+    rank[order] = numpy.arange(order.size)
+    return values[order], rank[inverse.reshape(-1)]
 
 
 def _hermite_mean(pair, a, b, c, rule, swapped=False):
     """E[f(u) g(v)] over N(0, [[a, c], [c, b]]) by Mehler's expansion, the product rule or a
     table in theta (see the module docstring), else ``rule(a, b, c)`` on the remaining entries
-    (flat arrays); ``pair`` = (f, width of f, f smooth, g, width of g, g smooth); ``swapped``:
+    (flat arrays); ``pair`` = ((f, width of f, f smooth, parity of f), (g, ...)); ``swapped``:
     u has variance b and v variance a (the rule still takes (a, b, c))."""
     a, b, c = (numpy.asarray(v, dtype=float) for v in (a, b, c))
     shape = numpy.broadcast_shapes(a.shape, b.shape, c.shape)
     if swapped:
         return _hermite_mean(pair, b, a, c, lambda b, a, c: rule(a, b, c))
-    ua, ia = numpy.unique(a.reshape(-1), return_inverse=True)
-    ub, ib = numpy.unique(b.reshape(-1), return_inverse=True)
+    ua, ia = _distinct(a.reshape(-1))
+    ub, ib = _distinct(b.reshape(-1))
     ia = numpy.broadcast_to(ia.reshape(a.shape), shape).reshape(-1)
     ib = numpy.broadcast_to(ib.reshape(b.shape), shape).reshape(-1)
     sa, sb = numpy.sqrt(ua), numpy.sqrt(ub)

@@ -275,6 +275,7 @@ class Chain:
         check_memory((N, M), outputs)
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
+        self._prepare([va] if Y is X else [va, vb], outputs)
         result = {name: np.empty((N, M)) for name in outputs}
         if Y is X:  # upper triangle, in bands of about BLOCK_ELEMENTS entries
             bounds, start = [], 0
@@ -301,6 +302,16 @@ class Chain:
         run_blocks(block, bounds, workers)
         run_blocks(lambda task: task(), finish, workers)
         return KernelResult(**result)
+
+    def _prepare(self, variances: list[list[np.ndarray]], outputs: tuple[str, ...]) -> None:
+        """Evaluate the maps the blocks use once on the diagonal c = a = b of each list of layer
+        variances, here, before the blocks run on worker threads: what the generated maps keep per
+        variance (the coefficients of a Hermite series) is then computed in one call for all of the
+        variances, not block by block in the workers, where its matrix products' BLAS threads
+        would compete with them.  The values are not used."""
+        image = "sgntk" in outputs and not self._sg_symmetric
+        for va in variances:
+            self._recursion(va[0].copy(), va, va, outputs, image=image)
 
     def rows(self, X_rows: np.ndarray, Y: np.ndarray, start: int | None = None,
              outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:

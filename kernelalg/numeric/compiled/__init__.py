@@ -208,6 +208,6 @@ def accelerate(module: ModuleType) -> ModuleType:
     if hasattr(module, "_table1"):
         module._table1 = loops.table1
     if hasattr(module, "_hermite_sum"):
-        module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL)
+        module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL, floor=module.HERMITE_FLOOR)
         module._hermite_theta = partial(loops.hermite_theta, cells=module._H_CELLS)
     return module

@@ -17,7 +17,7 @@ import math
 import numba
 import numpy as np
 
-from kernelalg.codegen import runtime
+from kernelalg.codegen import hermiteruntime, runtime
 
 
 def _jit(fn):
@@ -152,16 +152,23 @@ def _hermite_theta_loop(coef, rho, cells, out):
         out[e] = coef[cell, 0] + t * b1 - b2
 
 
-def _hermite_sum_loop(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol, out, done):
-    """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same order of
-    operations, so the same results)."""
+def _hermite_sum_loop(alpha, tail_a, residual_a, energy_a, rows_a, beta, tail_b, residual_b, energy_b, rows_b,
+                      ia, ib, rho, first, step, tol, floor, out, done):
+    """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same operations in
+    the same order, so the same results)."""
+    terms = alpha.shape[1]
     for e in range(rho.size):
-        i, j, r = ia[e], ib[e], rho[e]
-        s, power = 0.0, 1.0
-        for n in range(alpha.shape[1]):
+        i, j, r = rows_a[ia[e]], rows_b[ib[e]], rho[e]
+        far = _hermite_power(abs(r), terms) * math.sqrt(residual_a[i] * residual_b[j])
+        fl = floor * math.sqrt(energy_a[i] * energy_b[j])
+        s, power = 0.0, (1.0 if first == 0 else r)
+        for n in range(first, terms, step):
             s += alpha[i, n] * beta[j, n] * power
             power *= r
-            if abs(power) * (tail_a[i, n] * tail_b[j, n]) + beyond[e] <= tol * max(abs(s), floor[e]):
+            bound = abs(power) * (tail_a[i, n] * tail_b[j, n]) + far
+            if step == 2:
+                power *= r
+            if bound <= tol * max(abs(s), fl):
                 out[e] = s
                 done[e] = True
                 break
@@ -170,6 +177,7 @@ def _hermite_sum_loop(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, t
 _cell = _jit(_cell)
 _finish = _jit(_finish)
 _table1_kernel = _jit(_table1_loop)
+_hermite_power = _inline(hermiteruntime._hermite_power)
 _hermite_sum_kernel = _jit(_hermite_sum_loop)
 _hermite_theta_kernel = _jit(_hermite_theta_loop)
 
@@ -193,13 +201,14 @@ def hermite_theta(coef, rho, cells):
     return out
 
 
-def hermite_sum(alpha, tail_a, beta, tail_b, ia, ib, rho, beyond, floor, tol):
-    """Numba version of hermiteruntime._hermite_sum (same arguments, plus its HERMITE_TOL)."""
+def hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1, *, tol, floor):
+    """Numba version of hermiteruntime._hermite_sum (same arguments, plus its HERMITE_TOL and HERMITE_FLOOR)."""
     out, done = np.zeros(rho.size), np.zeros(rho.size, dtype=bool)
-    arrays = (alpha, tail_a, beta, tail_b)
-    _hermite_sum_kernel(*(np.ascontiguousarray(v, dtype=float) for v in arrays), np.ascontiguousarray(ia, dtype=np.intp),
-                        np.ascontiguousarray(ib, dtype=np.intp), *(np.ascontiguousarray(v, dtype=float) for v in (rho, beyond, floor)),
-                        float(tol), out, done)
+    sides = [np.ascontiguousarray(v, dtype=np.intp if k == 4 else float) for side in (side_a, side_b)
+             for k, v in enumerate(side)]
+    _hermite_sum_kernel(*sides, np.ascontiguousarray(ia, dtype=np.intp), np.ascontiguousarray(ib, dtype=np.intp),
+                        np.ascontiguousarray(rho, dtype=float), int(first), int(step), float(tol), float(floor),
+                        out, done)
     return out, done
 
 
