@@ -282,12 +282,16 @@ def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
         ua, ja = numpy.unique(ia[longer], return_inverse=True)
         ub, jb = numpy.unique(ib[longer], return_inverse=True)
         out[longer], done[longer] = _hermite_series(pair, sa[ua], sb[ub], rho[longer], ja, jb, HERMITE_LONG)
-    (f, f_width, _, _), (g, g_width, _, _) = pair
+    (f, f_width, _, f_parity), (g, g_width, _, g_parity) = pair
     edge = numpy.flatnonzero(~done & on_edge)
     if edge.size:  # v = +-sqrt(b / a) u: a mean of one variable (rho within 4 ulps: c = a = b rounded)
-        z, w = _hermite_rule(int(_hermite_depth(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))))
+        z, w = _hermite_nodes(int(_hermite_depth(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))))[:2]
         with numpy.errstate(all="ignore"):
-            values = f(sa[ia[edge]][:, None] * z) * g((numpy.sign(rho[edge]) * sb[ib[edge]])[:, None] * z)
+            x, y = sa[ia[edge]][:, None] * z, (numpy.sign(rho[edge]) * sb[ib[edge]])[:, None] * z
+            if f_parity and g_parity:  # f(-x) g(-y) = f(x) g(y) f_parity g_parity
+                values = (1 + f_parity * g_parity) * (f(x) * g(y))
+            else:
+                values = f(x) * g(y) + f(-x) * g(-y)
             out[edge] = values @ w
         done[edge] = numpy.isfinite(out[edge])
     rest = numpy.flatnonzero(~done)

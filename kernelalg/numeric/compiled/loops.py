@@ -155,14 +155,15 @@ def _hermite_theta_loop(coef, rho, cells, out):
 def _hermite_sum_loop(alpha, tail_a, residual_a, energy_a, rows_a, beta, tail_b, residual_b, energy_b, rows_b,
                       ia, ib, rho, first, step, tol, floor, out, done):
     """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same operations in
-    the same order, so the same results)."""
+    the same order, so the same results; unsigned indices: no negative-index wraparound)."""
     terms = alpha.shape[1]
     for e in range(rho.size):
-        i, j, r = rows_a[ia[e]], rows_b[ib[e]], rho[e]
+        i, j, r = numba.uint64(rows_a[ia[e]]), numba.uint64(rows_b[ib[e]]), rho[e]
         far = _hermite_power(abs(r), terms) * math.sqrt(residual_a[i] * residual_b[j])
         fl = floor * math.sqrt(energy_a[i] * energy_b[j])
         s, power = 0.0, (1.0 if first == 0 else r)
-        for n in range(first, terms, step):
+        for k in range(first, terms, step):
+            n = numba.uint64(k)
             s += alpha[i, n] * beta[j, n] * power
             power *= r
             bound = abs(power) * (tail_a[i, n] * tail_b[j, n]) + far
