@@ -275,7 +275,6 @@ class Chain:
         check_memory((N, M), outputs)
         va = self._variances(X)
         vb = va if Y is X else self._variances(Y)
-        self._prepare([va] if Y is X else [va, vb], outputs)
         result = {name: np.empty((N, M)) for name in outputs}
         if Y is X:  # upper triangle, in bands of about BLOCK_ELEMENTS entries
             bounds, start = [], 0
@@ -299,16 +298,19 @@ class Chain:
                            {name: value[rows] for name, value in result.items()})
 
             finish = []
+        if workers > 1 and len(bounds) > 1:
+            self._prepare([va] if Y is X else [va, vb], outputs)
         run_blocks(block, bounds, workers)
         run_blocks(lambda task: task(), finish, workers)
         return KernelResult(**result)
 
     def _prepare(self, variances: list[list[np.ndarray]], outputs: tuple[str, ...]) -> None:
         """Evaluate the maps the blocks use once on the diagonal c = a = b of each list of layer
-        variances, here, before the blocks run on worker threads: what the generated maps keep per
-        variance (the coefficients of a Hermite series) is then computed in one call for all of the
-        variances, not block by block in the workers, where its matrix products' BLAS threads
-        would compete with them.  The values are not used."""
+        variances, here, before the blocks run on worker threads: what the generated maps keep
+        per variance (the coefficients of a Hermite series) is then computed in one call for all
+        of the variances, not block by block in the workers, where the BLAS threads of its matrix
+        products would compete with them.  The values are not used.  (A single block or thread
+        gains nothing from it, and a few rows against many points would pay for them twice.)"""
         image = "sgntk" in outputs and not self._sg_symmetric
         for va in variances:
             self._recursion(va[0].copy(), va, va, outputs, image=image)
