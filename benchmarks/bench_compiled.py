@@ -58,8 +58,8 @@ def best_time(fn, repeat: int, before=lambda: None) -> tuple[float, float]:
 
 
 def forget_data(kernel: Kernel) -> None:
-    """Drop what the kernel's generated module keeps per variance (Hermite coefficients, tables in theta)."""
-    for name in ("_H_COEFFICIENTS", "_H_TABLES"):
+    """Drop what the kernel's generated module keeps per variance (Hermite coefficients, means on the edge, tables in theta)."""
+    for name in ("_H_COEFFICIENTS", "_H_TABLES", "_H_EDGES"):
         getattr(kernel.maps.module, name, {}).clear()
 
 

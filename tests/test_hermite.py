@@ -13,6 +13,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.integrate import quad
 
 from kernelalg.codegen import hermiteruntime as runtime
 from kernelalg.codegen.hermite import mehler_pair
@@ -200,3 +201,27 @@ def test_coefficients_by_parity_equal_those_of_all_nodes(spec, index, parity):
     np.testing.assert_allclose(with_parity[3], without[3], rtol=1e-14)
     if parity:
         assert not with_parity[0][:, (0 if parity == -1 else 1)::2].any()
+
+
+def test_means_on_the_edge_kept_per_entry(monkeypatch):
+    """At rho = +-1 the map is a mean of one variable: each entry on its own nodes (equal alone
+    or among others to rounding), kept for the next call (returned as stored), and equal to the
+    mean E[f(sa Z) g(sb Z)] by adaptive quadrature to 1e-12."""
+    module = layer_maps("tanh", FS).module
+    monkeypatch.setattr(module, "_H_EDGES", {})
+    pair = module._HERMITE_1  # tanh' with the fast sigmoid
+    sa = np.array([0.3, 1.0, 2.0, 7.0])
+    sb = np.array([1.0, -0.5, 3.0, -2.0])
+    together = module._hermite_edge(pair, sa, sb)
+    assert len(module._H_EDGES[pair]) == 4
+    for k in range(4):
+        alone = module._hermite_edge(pair, sa[k:k + 1], sb[k:k + 1])
+        assert alone[0] == together[k]  # kept
+        module._H_EDGES[pair].clear()
+        fresh = module._hermite_edge(pair, sa[k:k + 1], sb[k:k + 1])
+        np.testing.assert_allclose(fresh, together[k:k + 1], rtol=1e-15)
+    f, g = pair[0][0], pair[1][0]
+    for k in range(4):  # both even: twice the integral over z > 0, where g is smooth
+        density = lambda t, k=k: float(f(sa[k] * t) * g(sb[k] * t)) * np.exp(-t * t / 2) * np.sqrt(2 / np.pi)
+        want = quad(density, 0, np.inf, epsabs=0, epsrel=1e-13, limit=200)[0]
+        assert together[k] == pytest.approx(want, rel=1e-12)

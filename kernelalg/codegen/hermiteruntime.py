@@ -58,6 +58,8 @@ _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per ce
 HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (32 MB with the tails)
 _H_TABLES = {}  # (pair id, a, b) -> table, or None where none was accepted
 _H_COEFFICIENTS = {}  # (side, terms) -> rows filled, {sd bits: row}, coefficients, tails, residuals, E[f^2]
+HERMITE_EDGE_CACHE = 2**16  # means at rho = +-1 kept per pair
+_H_EDGES = {}  # pair -> {(sa bits, sb bits): E[f(sa Z) g(sb Z)]}
 _H_NODES = {}  # (grading depth, terms) -> positive nodes, weights, even and odd h_n at the nodes
 _H_LOCK = threading.Lock()
 
@@ -282,22 +284,40 @@ def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
         ua, ja = numpy.unique(ia[longer], return_inverse=True)
         ub, jb = numpy.unique(ib[longer], return_inverse=True)
         out[longer], done[longer] = _hermite_series(pair, sa[ua], sb[ub], rho[longer], ja, jb, HERMITE_LONG)
-    (f, f_width, _, f_parity), (g, g_width, _, g_parity) = pair
     edge = numpy.flatnonzero(~done & on_edge)
     if edge.size:  # v = +-sqrt(b / a) u: a mean of one variable (rho within 4 ulps: c = a = b rounded)
-        z, w = _hermite_nodes(int(_hermite_depth(min(f_width / numpy.max(sa), g_width / numpy.max(sb)))))[:2]
-        with numpy.errstate(all="ignore"):
-            x, y = sa[ia[edge]][:, None] * z, (numpy.sign(rho[edge]) * sb[ib[edge]])[:, None] * z
-            if f_parity and g_parity:  # f(-x) g(-y) = f(x) g(y) f_parity g_parity
-                values = (1 + f_parity * g_parity) * (f(x) * g(y))
-            else:
-                values = f(x) * g(y) + f(-x) * g(-y)
-            out[edge] = values @ w
+        out[edge] = _hermite_edge(pair, sa[ia[edge]], numpy.sign(rho[edge]) * sb[ib[edge]])
         done[edge] = numpy.isfinite(out[edge])
     rest = numpy.flatnonzero(~done)
     if rest.size:
         out[rest], done[rest] = _hermite_product(pair, sa[ia[rest]], sb[ib[rest]], rho[rest])
     return out, done
+
+
+def _hermite_edge(pair, sa, sb):
+    """E[f(sa Z) g(sb Z)] (sb signed: rho = +-1) for each entry, on the nodes of its own grading
+    depth, kept per (pair, sa, sb) for the next calls (every call meets the diagonal again)."""
+    (f, f_width, _, f_parity), (g, g_width, _, g_parity) = pair
+    kept = _H_EDGES.setdefault(pair, {})
+    keys = list(zip(sa.view(numpy.int64).tolist(), sb.view(numpy.int64).tolist()))
+    out = numpy.array([kept.get(key, numpy.nan) for key in keys])
+    new = numpy.flatnonzero(numpy.isnan(out))
+    if new.size:
+        with numpy.errstate(all="ignore"):
+            depth = _hermite_depth(numpy.minimum(f_width / sa[new], g_width / numpy.abs(sb[new])))
+            for d in numpy.unique(depth):
+                rows = new[depth == d]
+                z, w = _hermite_nodes(int(d))[:2]
+                x, y = sa[rows][:, None] * z, sb[rows][:, None] * z
+                if f_parity and g_parity:  # f(-x) g(-y) = f(x) g(y) f_parity g_parity
+                    values = (1 + f_parity * g_parity) * (f(x) * g(y))
+                else:
+                    values = f(x) * g(y) + f(-x) * g(-y)
+                out[rows] = values @ w
+        if len(kept) + new.size > HERMITE_EDGE_CACHE:
+            kept.clear()
+        kept.update(zip([keys[k] for k in new], out[new].tolist()))
+    return out
 
 
 def _hermite_table(pair, sa, sb, rule):
