@@ -19,7 +19,11 @@ same depth-2 tanh network on the N = 1000 Gaussian points is also timed with its
 kernelalg's tanh and erf on the same points, and its error is measured against kernelalg's tanh
 kernel (bound in its status), relative to the Cauchy-Schwarz scale sqrt(K(x, x) K(x', x')).
 
-    python benchmarks/bench_compiled.py [--n-circle 4000] [--n-gauss 1000] [--repeat 3] [--json]
+The C heap is tuned as the command line does (``kernelalg.tune_allocator()``) unless
+``--default-allocator`` is given: without it, each call's fresh temporaries are pages the kernel
+must map and zero again (the coefficients of a Hermite series take about three times longer).
+
+    python benchmarks/bench_compiled.py [--n-circle 4000] [--n-gauss 1000] [--repeat 3] [--default-allocator] [--json]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from bench_kernels import NT_PYTHON, neural_tangents
 
+from kernelalg import tune_allocator
 from kernelalg.numeric.kernels import Kernel, circle
 
 GROUPS = (  # (reference pair, pairs timed against it)
@@ -94,8 +99,10 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--nt-python", type=Path, default=NT_PYTHON)
+    parser.add_argument("--default-allocator", action="store_true", help="do not tune the C heap")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    tuned = not args.default_allocator and tune_allocator()
     inputs = {"circle": circle(args.n_circle), "gauss10": np.random.default_rng(0).standard_normal((args.n_gauss, 10))}
     rows = []
     for reference, pairs in GROUPS:
@@ -117,10 +124,11 @@ def main() -> None:
         tanh = tanh_against_neural_tangents(args.nt_python, inputs["gauss10"], args.depth, args.repeat)
     load = os.getloadavg()[0]
     if args.json:
-        print(json.dumps({"load": load, "depth": args.depth, "rows": rows, "tanh_neural_tangents": tanh}, indent=2))
+        print(json.dumps({"load": load, "depth": args.depth, "allocator_tuned": tuned, "rows": rows,
+                          "tanh_neural_tangents": tanh}, indent=2))
         return
-    print(f"depth {args.depth}, NNGP + SG-NTK, best of {args.repeat}; load average {load:.2f}; "
-          "ratios to the group's first (closed-form) pair measured in this run")
+    print(f"depth {args.depth}, NNGP + SG-NTK, best of {args.repeat}; load average {load:.2f}; C heap "
+          f"{'tuned' if tuned else 'default'}; ratios to the group's first (closed-form) pair measured in this run")
     print(f"{'pair':40s} {'circle ' + str(args.n_circle) + ' s':>14s} {'ratio':>6s} {'new data':>8s} {'ratio':>6s} "
           f"{'gauss10 ' + str(args.n_gauss) + ' s':>15s} {'ratio':>6s} {'new data':>8s} {'ratio':>6s}  status (nngp; sg)")
     for r in rows:

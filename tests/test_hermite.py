@@ -173,12 +173,12 @@ def test_coefficients_kept_per_value_equal_a_fresh_computation(monkeypatch):
     pool = np.concatenate([rng.uniform(0.1, 5.0, 150), [np.nan]])
     for size in (5, 40, 70, 3, 90):  # grows, then is reset (90 new values do not fit beside the rest)
         sd = rng.choice(pool, size)
-        alpha, tail, residual, energy, rows = module._hermite_coefficients(side, sd)
+        alpha, tail, tail_class, residual, energy, rows = module._hermite_coefficients(side, sd)
         for k in rng.choice(size, 4):
             fresh = module._hermite_coefficients_of(side, sd[k:k + 1], module.HERMITE_TERMS)
-            kept = (alpha[rows[k]], tail[rows[k]], residual[rows[k]], energy[rows[k]])
-            scale = np.sqrt(abs(fresh[3][0]))  # sqrt(E[f^2]): rounding differs with the batch's size
-            for have, want, unit in zip(kept, fresh, (scale, scale, scale**2, scale**2)):
+            kept = (alpha[rows[k]], tail[rows[k]], tail_class[rows[k]], residual[rows[k]], energy[rows[k]])
+            scale = np.sqrt(abs(fresh[4][0]))  # sqrt(E[f^2]): rounding differs with the batch's size
+            for have, want, unit in zip(kept, fresh, (scale, scale, scale, scale**2, scale**2)):
                 np.testing.assert_allclose(have, want[0], rtol=1e-13, atol=1e-15 * unit)
     store = module._H_COEFFICIENTS[(side, module.HERMITE_TERMS)]
     assert store[0] <= 100
@@ -188,7 +188,7 @@ def test_coefficients_kept_per_value_equal_a_fresh_computation(monkeypatch):
 def test_coefficients_by_parity_equal_those_of_all_nodes(spec, index, parity):
     """The parity the generator proves (tanh odd, its derivative and the fast sigmoid even,
     softplus neither), and coefficients computed with it equal those computed from f at every
-    node (parity 0) to rounding, the other parity's exactly 0."""
+    node (parity 0) to rounding, the other parity's exactly 0; the tails over each parity."""
     module = layer_maps(spec, FS).module
     pair = getattr(module, f"_HERMITE_{index}")
     sides = [side for side in pair if side[3] == parity]
@@ -196,9 +196,12 @@ def test_coefficients_by_parity_equal_those_of_all_nodes(spec, index, parity):
     sd = np.array([0.05, 0.7, 1.0, 3.0, 40.0])
     with_parity = module._hermite_coefficients_of(sides[0], sd, module.HERMITE_TERMS)
     without = module._hermite_coefficients_of((*sides[0][:3], 0), sd, module.HERMITE_TERMS)
-    scale = np.sqrt(with_parity[3])[:, None]
+    scale = np.sqrt(with_parity[4])[:, None]
     np.testing.assert_allclose(with_parity[0], without[0], rtol=0, atol=1e-15 * scale.max())
-    np.testing.assert_allclose(with_parity[3], without[3], rtol=1e-14)
+    np.testing.assert_allclose(with_parity[4], without[4], rtol=1e-14)
+    alpha, tail, tail_class = without[:3]  # the tail splits into the two parities' tails
+    np.testing.assert_allclose(tail[:, :-1] ** 2, tail_class[:, :-1] ** 2 + alpha[:, 1:] ** 2 + tail_class[:, 1:] ** 2,
+                               rtol=1e-12, atol=1e-300)
     if parity:
         assert not with_parity[0][:, (0 if parity == -1 else 1)::2].any()
 

@@ -109,7 +109,7 @@ def _hermite_functions(z, terms):
 
 
 def _hermite_coefficients(side, sd, terms=HERMITE_TERMS):
-    """(alpha, tail, residual, energy, rows): the arrays of _hermite_coefficients_of(side, .,
+    """(alpha, tail, tail_class, residual, energy, rows): the arrays of _hermite_coefficients_of(side, .,
     terms) kept for the next calls (the columns of the next block of rows, the rows of a
     symmetric kernel), and the row of each sd (> 0) in them.  Rows are computed once per value
     and appended; the arrays are replaced, never changed in place where filled, so threads can
@@ -143,8 +143,9 @@ def _hermite_coefficients(side, sd, terms=HERMITE_TERMS):
 
 def _hermite_coefficients_of(side, sd, terms):
     """Coefficients alpha[k, n] = E[fn(sd_k Z) h_n(Z)] (n < terms), their tails tail[k, n] = the root of
-    sum_{n<m<K} alpha[k, m]^2, the residuals R and E[fn(sd_k Z)^2] for each sd_k > 0; rows
-    whose coefficients are not finite or break Parseval's identity get infinite tails.
+    sum_{n<m<K} alpha[k, m]^2 and tail_class[k, n], the same over the m of n's parity only, the
+    residuals R and E[fn(sd_k Z)^2] for each sd_k > 0; rows whose coefficients are not finite or
+    break Parseval's identity get infinite tails.
     side = (fn, width, smooth, parity): ``width`` the smallest feature width of fn (its x
     scale), graded toward 0 by sd_k's own depth (so each row does not depend on the others);
     ``parity`` 1 or -1 where fn(-x) = fn(x) or -fn(x), else 0.  With f+- = fn(+-sd z) on the
@@ -169,13 +170,18 @@ def _hermite_coefficients_of(side, sd, terms):
             energy[rows] = (plus * plus + minus * minus) @ w
             rest_plus, rest_minus = plus - even - odd, minus - even + odd  # fn less its expansion
             residual[rows] = (rest_plus * rest_plus + rest_minus * rest_minus) @ w
-        suffix = numpy.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1]
+        square = alpha * alpha
+        suffix = numpy.cumsum(square[:, ::-1], axis=1)[:, ::-1]  # sum over m >= n
         parseval = energy - suffix[:, 0]
         bad = ~numpy.isfinite(parseval) | ~numpy.isfinite(residual) | (parseval < -1e-12 * energy)
         residual = numpy.maximum(residual, (16 * numpy.finfo(float).eps) ** 2 * energy)
-        tail = numpy.sqrt(numpy.concatenate([suffix[:, 1:], numpy.zeros((sd.size, 1))], axis=1))
-    tail[bad] = numpy.inf
-    return alpha, tail, residual, energy
+        tail, tail_class = numpy.zeros((sd.size, terms)), numpy.zeros((sd.size, terms))
+        tail[:, :-1] = numpy.sqrt(suffix[:, 1:])
+        for start in (0, 1):  # sum over m >= n of n's parity, then over m > n
+            suffix[:, start::2] = numpy.cumsum(square[:, start::2][:, ::-1], axis=1)[:, ::-1]
+        tail_class[:, :-2] = numpy.sqrt(suffix[:, 2:])
+    tail[bad] = tail_class[bad] = numpy.inf
+    return alpha, tail, tail_class, residual, energy
 
 
 def _hermite_power(x, k):
@@ -265,11 +271,13 @@ def _hermite_product(pair, sa, sb, rho):
 
 
 def _hermite_series(pair, sa, sb, rho, ia, ib, terms):
-    """The series with ``terms`` coefficients at flat entries (see _hermite_values); (values, done)."""
-    parity = pair[0][3] * pair[1][3]  # 1: both even or both odd
-    first, step = ((0 if pair[0][3] == 1 else 1), 2) if parity == 1 else (0, 1)
-    return _hermite_sum(_hermite_coefficients(pair[0], sa, terms), _hermite_coefficients(pair[1], sb, terms),
-                        ia, ib, rho, first, step)
+    """The series with ``terms`` coefficients at flat entries (see _hermite_values); (values, done).
+    Where f or g has a parity, only the terms n of that parity are not 0: they are summed, with
+    the tails over those n alone."""
+    parity = pair[0][3] or pair[1][3]
+    first, step, tail = (0 if parity == 1 else 1, 2, 2) if parity else (0, 1, 1)
+    sides = [_hermite_coefficients(side, sd, terms) for side, sd in ((pair[0], sa), (pair[1], sb))]
+    return _hermite_sum(*((v[0], v[tail], *v[3:]) for v in sides), ia, ib, rho, first, step)
 
 
 def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
