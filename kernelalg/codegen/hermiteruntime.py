@@ -7,7 +7,10 @@ h_n = He_n / sqrt(n!) (h_0 = 1, h_1 = z, h_{n+1} = (z h_n - sqrt(n) h_{n-1}) / s
     alpha_n(a) = E[f(sqrt(a) Z) h_n(Z)],  beta_n(b) = E[g(sqrt(b) Z) h_n(Z)],  Z ~ N(0, 1).
 
 The coefficients are means of one variable, computed once per distinct variance (composite
-Gauss-Legendre in z on [-13, 13], graded toward 0) and kept for the next calls.  The tail after
+Gauss-Legendre in z on [-13, 13], graded toward 0) and kept for the next calls.  Where the
+generator proved a parity, f(-x) = +-f(x), only the coefficients of that parity are not 0: they
+are computed from f on the positive nodes alone, and only those terms are summed, with the tails
+A_N, B_N below taken over those terms.  The tail after
 term N splits into the terms up to the last coefficient K - 1 and those beyond; by
 Cauchy-Schwarz on each part it is at most
 
@@ -27,7 +30,8 @@ are evaluated by a product rule where one of f, g is smooth (no breakpoints): fo
 
 Z1 on the graded nodes above, Z2 by Gauss-Hermite (HERMITE_INNER nodes, accepted where 16 more
 nodes change the value by at most HERMITE_TOL of it); at |rho| = 1 (to 4 ulps) it is the mean of
-one variable E[f(sqrt(a) Z) g(+-sqrt(b) Z)].  What remains is left to the caller's
+one variable E[f(sqrt(a) Z) g(+-sqrt(b) Z)] (kept per variances: every call meets the
+diagonal of its kernel again).  What remains is left to the caller's
 quadrature rule.  A call with one variance pair (a, b) (to 8 ulps) and many entries (points on a sphere)
 interpolates a table instead: piecewise Chebyshev in the angle theta = acos(rho) on [0, pi]
 (the map is smooth in theta also where a kink makes it singular in rho at |rho| = 1), its node
