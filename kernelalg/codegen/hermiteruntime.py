@@ -249,29 +249,44 @@ def _hermite_inner(fn, mean, sd, nodes):
 
 
 def _hermite_product(pair, sa, sb, rho):
-    """The product rule (see the module docstring) on flat entries; (values, done)."""
+    """The product rule (see the module docstring) on flat entries; (values, done).  The outer
+    nodes must resolve g(sb Z1) and the inner mean, which is f at sa rho Z1 smoothed over
+    sa sqrt(1 - rho^2): each entry is summed on the graded nodes of its own depth, and accepted
+    where 16 more inner nodes and the outer panels halved once more toward 0 both change its
+    value by at most HERMITE_TOL of it."""
     (f, f_width, f_smooth, _), (g, g_width, g_smooth, _) = pair
     out, done = numpy.zeros(rho.size), numpy.zeros(rho.size, dtype=bool)
     if not (f_smooth or g_smooth):
         return out, done
     if not f_smooth:  # the smooth side inside: E[g(v) E[f(u) | v]] read the other way round
         f, f_width, g, g_width, sa, sb = g, g_width, f, f_width, sb, sa
-    z, w = _hermite_rule(int(_hermite_depth(g_width / numpy.max(sb))))
     with numpy.errstate(all="ignore"):
         spread = numpy.sqrt(numpy.maximum(1.0 - rho * rho, 0.0))
-        for start in range(0, rho.size, 64):
-            part = slice(start, start + 64)
-            mean = (sa[part] * rho[part])[:, None] * z[None, :]
-            sd = (sa[part] * spread[part])[:, None]
-            outer = g(sb[part][:, None] * z[None, :]) * w
-            coarse = numpy.sum(outer * _hermite_inner(f, mean, sd, HERMITE_INNER), axis=1)
-            terms = outer * _hermite_inner(f, mean, sd, HERMITE_INNER + 16)
-            fine = numpy.sum(terms, axis=1)
-            out[part] = fine
-            scale = numpy.sum(numpy.abs(terms), axis=1)  # where the mean nearly vanishes by cancellation
-            done[part] = numpy.isfinite(fine) & (numpy.abs(fine - coarse) <= HERMITE_TOL * numpy.maximum(
-                numpy.abs(fine), HERMITE_FLOOR * scale))
+        inner = numpy.maximum(f_width, sa * spread) / (sa * numpy.abs(rho))  # its width in Z1
+        depth = _hermite_depth(numpy.minimum(g_width / sb, inner))
+        for d in numpy.unique(depth):
+            rows = numpy.flatnonzero(depth == d)
+            for start in range(0, rows.size, 64):
+                part = rows[start:start + 64]
+                at = (f, g, sa[part], sb[part], rho[part], spread[part])
+                coarse = _hermite_outer(*at, int(d), HERMITE_INNER)[0]
+                fine, scale = _hermite_outer(*at, int(d), HERMITE_INNER + 16)
+                finer = _hermite_outer(*at, int(d) + 1, HERMITE_INNER + 16)[0]
+                limit = HERMITE_TOL * numpy.maximum(numpy.abs(finer), HERMITE_FLOOR * scale)
+                out[part] = finer
+                done[part] = numpy.isfinite(finer) & (numpy.abs(fine - coarse) <= limit) & (
+                    numpy.abs(finer - fine) <= limit)
     return out, done
+
+
+def _hermite_outer(f, g, sa, sb, rho, spread, depth, nodes):
+    """E_Z1[g(sb Z1) E_Z2[f(sa (rho Z1 + spread Z2))]] on the graded nodes of ``depth`` (Z1) and
+    ``nodes`` Gauss-Hermite nodes (Z2); (values, sums of the absolute terms: the scale where the
+    mean nearly vanishes by cancellation)."""
+    z, w = _hermite_rule(depth)
+    terms = g(sb[:, None] * z[None, :]) * w * _hermite_inner(f, (sa * rho)[:, None] * z[None, :], (sa * spread)[:, None],
+                                                             nodes)
+    return numpy.sum(terms, axis=1), numpy.sum(numpy.abs(terms), axis=1)
 
 
 def _hermite_series(pair, sa, sb, rho, ia, ib, terms):
