@@ -19,7 +19,7 @@ class Case:
     map: str
     refs: tuple  # (f, g) of E[f(u) g(v)]
     closed: bool  # the engine must reach a closed form
-    smooth: bool = False  # a 2-D quadrature in the witness (slow): checked on the small grid
+    smooth: bool = False  # a 2-D quadrature in the witness (slow): the small grid (see grid)
     oscillatory: bool = False  # trigonometric: the small grid at moderate variances (see grid)
     reduced: bool = False  # a kinked surrogate in a 2-D witness (slowest): the reduced grid (see grid)
 
@@ -114,21 +114,33 @@ VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (1e4, 1e4), (1e-4, 1e4), (2.0, 0.5))
 #: published closed forms evaluated by mpmath instead (tests/test_closed_forms.py).
 OSCILLATORY_VARIANCES = ((1.0, 1.0), (1e-4, 1e-4), (2.0, 0.5), (9.0, 9.0))
 RHOS = (0.0, 0.3, -0.7, 0.99, 1 - 1e-9, -(1 - 1e-9))
-#: The reduced grid: one 2-D witness value of these cases takes about 50-80 s (measured: sg of
+SMOOTH_RHOS = (0.3, -0.7, 1 - 1e-9, -(1 - 1e-9))
+#: The reduced grid: one 2-D witness value of these cases takes about 30-110 s (measured: sg of
 #: tanh with fast_sigmoid 48 s at (1, 1, 0.3), 78 s at variance 1e4 and rho = 1 - 1e-9, one core),
-#: so the small grid (12 rows a case, about 70 minutes for the six cases) is cut to unequal
-#: variances (2, 0.5) at four correlations and the extreme variance 1e4 at rho = +-(1 - 1e-9).
-REDUCED_GRID = (*((2.0, 0.5, rho) for rho in (0.3, -0.7, 1 - 1e-9, -(1 - 1e-9))),
+#: so the small grid is cut to unequal variances (2, 0.5) at four correlations and the extreme
+#: variance 1e4 at rho = +-(1 - 1e-9); FALLBACK_VARIANCES adds the tiny and the unequal extreme.
+REDUCED_GRID = (*((2.0, 0.5, rho) for rho in SMOOTH_RHOS),
                 *((1e4, 1e4, rho) for rho in (1 - 1e-9, -(1 - 1e-9))))
+#: Smooth fallbacks (2-D witness, not closed, checked at 1e-10) also at the variances the small
+#: and the reduced grids leave out, at the four smooth correlations: 8 rows a case, 72 for the
+#: nine cases, 57 minutes on one (shared) core: 12-63 s a value at (1e-4, 1e-4) and 21-110 s at
+#: (1e-4, 1e4), the surrogates' sg maps slowest (sg of tanh with fast_sigmoid 34 s and 69 s on average).
+FALLBACK_VARIANCES = ((1e-4, 1e-4), (1e-4, 1e4))
 
 
 def grid(case: Case) -> list[tuple[float, float, float]]:
-    """Covariances (a, b, c): variances 1e-4..1e4 and |rho| up to 1 - 1e-9."""
+    """Covariances (a, b, c): variances 1e-4..1e4 and |rho| up to 1 - 1e-9.  Cheap cases: every
+    variance at RHOS; smooth (2-D) cases: the small grid, VARIANCES[::2] at SMOOTH_RHOS, or the
+    oscillatory or the reduced grid; smooth fallbacks also FALLBACK_VARIANCES at SMOOTH_RHOS."""
+    rhos = SMOOTH_RHOS if case.smooth else RHOS
     if case.reduced:
-        return [(a, b, rho * (a * b) ** 0.5) for a, b, rho in REDUCED_GRID]
-    variances = OSCILLATORY_VARIANCES if case.oscillatory else VARIANCES[::2] if case.smooth else VARIANCES
-    rhos = (0.3, -0.7, 1 - 1e-9, -(1 - 1e-9)) if case.smooth else RHOS
-    return [(a, b, rho * (a * b) ** 0.5) for a, b in variances for rho in rhos]
+        rows = list(REDUCED_GRID)
+    else:
+        variances = OSCILLATORY_VARIANCES if case.oscillatory else VARIANCES[::2] if case.smooth else VARIANCES
+        rows = [(a, b, rho) for a, b in variances for rho in rhos]
+    if case.smooth and not case.closed:
+        rows += [(a, b, rho) for a, b in FALLBACK_VARIANCES for rho in SMOOTH_RHOS]
+    return [(a, b, rho * (a * b) ** 0.5) for a, b, rho in rows]
 
 
 def tolerance(case: Case) -> float:
