@@ -49,8 +49,9 @@ def test_table_covers_every_case_on_its_grid():
         assert [(r["a"], r["b"], r["c"]) for r in ROWS[case.name]] == grid(case), case.name
 
 
-def _compared(case):
-    """The map's rows, its generated values and the witness's."""
+def _compared(case, alone=False):
+    """The map's rows, its generated values (all rows in one call, or each in a call of its own)
+    and the witness's."""
     maps = kernelalg.layer_maps(case.phi, case.psi)
     result = getattr(maps.derived, case.map)
     if case.closed:
@@ -58,14 +59,19 @@ def _compared(case):
     rows = ROWS[case.name]
     a, b, c = (np.array([r[k] for r in rows]) for k in "abc")
     want = np.array([float(r["value"]) for r in rows])
-    return rows, getattr(maps, case.map)(a, b, c), want
+    function = getattr(maps, case.map)
+    if alone:
+        return rows, np.array([function(a[k:k + 1], b[k:k + 1], c[k:k + 1])[0] for k in range(len(rows))]), want
+    return rows, function(a, b, c), want
 
 
+@pytest.mark.parametrize("alone", [False, True], ids=["one call", "a call per row"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_generated_map_matches_the_witness(case):
+def test_generated_map_matches_the_witness(case, alone):
     """Relative 1e-12 for closed forms, 1e-10 for fallbacks, with no absolute floor (a value that
-    rounds to 0 in float64 must be 0)."""
-    rows, got, want = _compared(case)
+    rounds to 0 in float64 must be 0); also with each covariance alone in its call (a value must
+    not depend on the other entries of a call: the rules' node counts are per entry)."""
+    rows, got, want = _compared(case, alone)
     ok = _within(got, want, tolerance(case))
     assert ok.all(), [(r["a"], r["b"], r["c"], g, r["value"]) for r, g, k in zip(rows, got, ok) if not k]
 
