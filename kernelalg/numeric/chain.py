@@ -34,10 +34,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from numbers import Integral
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from kernelalg.codegen.module import SWAPPED
 from kernelalg.errors import InputError, NumericalError
@@ -73,13 +74,22 @@ def check_count(name: str, value) -> None:
 
 
 def run_blocks(block, items, workers: int) -> None:
-    """block(item) for each item, on ``workers`` threads when there is more than one item."""
+    """block(item) for each item, on ``workers`` threads when there is more than one item, their
+    matrix products on one BLAS thread each: the BLAS library's own threads would compete with the
+    workers for the cores (small products in two workers beside two BLAS threads on two cores
+    took about five times as long)."""
     if workers > 1 and len(items) > 1:
-        with ThreadPoolExecutor(workers) as pool:
+        with _blas().limit(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
             list(pool.map(block, items))
     else:
         for item in items:
             block(item)
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries loaded in this process (found once)."""
+    return ThreadpoolController()
 
 
 @dataclass(frozen=True)
