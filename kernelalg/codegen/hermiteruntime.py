@@ -59,7 +59,7 @@ HERMITE_INNER = 32  # Gauss-Hermite nodes of the product rule's inner mean (chec
 HERMITE_TABLE_MIN = 2000  # entries of one variance pair from which a table in theta is used
 HERMITE_TABLE_TOL = 2.0**-44  # accepted interpolation error of a table, relative to the map's scale (6e-14)
 _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per cell
-HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (32 MB with the tails)
+HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (48 MB with the two tails)
 _H_TABLES = {}  # (pair id, a, b) -> table, or None where none was accepted
 _H_COEFFICIENTS = {}  # (side, terms) -> rows filled, {sd bits: row}, coefficients, tails, residuals, E[f^2]
 HERMITE_EDGE_CACHE = 2**16  # means at rho = +-1 kept per pair
@@ -203,7 +203,7 @@ def _hermite_power(x, k):
 def _hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1):
     """Partial sums s = sum_{n<=N} rho^n alpha[i, n] beta[j, n] of the flat entries (i =
     rows_a[ia], j = rows_b[ib]; side = (alpha, tail, residual, energy, rows) of
-    _hermite_coefficients), over n = first, first + step, ... (step 2 where the parities of the
+    _hermite_coefficients, with the tail over all terms or over one parity's), over n = first, first + step, ... (step 2 where the parities of the
     functions leave only the even or only the odd terms), each stopped at the first N with
 
         |rho|^(N+1) tail_a[i, N] tail_b[j, N] + |rho|^K sqrt(R_a[i] R_b[j])
