@@ -3,10 +3,12 @@
 A generated module evaluates a map's formula with NumPy, ``_formula_<name>(a, b, c)``: one pass
 over the block, and one temporary array, per operation (about ten for relu's maps).  Where the
 formula is plain arithmetic of a, b, c with numpy.sqrt, numpy.pi and the helpers that have scalar
-versions in :mod:`kernelalg.numeric.compiled.loops` (_det2, _angle, _arctan, _near_edge with
-its series, _shaped), the same text is compiled as a function of one entry and looped over the
+versions in :mod:`kernelalg.numeric.compiled.loops` (_det2, _det_sum, _angle, _arctan,
+_near_edge with its series, _shaped), the same text is compiled as a function of one entry and looped over the
 block once (:func:`fused_formulas`, which :func:`kernelalg.numeric.compiled.accelerate`
-substitutes into the modules the library loads).  Each entry gets the same operations in the
+substitutes into the modules the library loads).  Only the joint functions' formulas are compiled,
+which the kernel recursion evaluates on blocks; the single maps (on vectors of variances and on
+single covariances) keep NumPy, as each compiled formula takes about a second to compile once.  Each entry gets the same operations in the
 same order as from NumPy (with the library's compiled helpers), so the values agree bit for bit;
 integer powers x**k are taken as x**float(k) (NumPy's power: the C library's pow), but for x**2
 (a square in both; the printer writes x**3 as x**2*x, which the compiler vectorises, where a pow
@@ -14,7 +16,7 @@ left in a formula keeps its loop from being vectorised).
 Other formulas keep NumPy.
 
 The compiled text is stored in the cache (kind ``fused``) so that Numba caches its machine code
-next to it: a process compiles a formula once (about a second), later ones load it.
+next to it: a formula is compiled on its first call, and later processes load it.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from kernelalg import cache
 
 #: Names a fused formula may use besides its arguments and locals: the helpers with scalar
 #: versions (bound to them in the compiled text), numpy for NUMPY_NAMES, and the edge series.
-HELPERS = {"_det2": "det2_value", "_angle": "angle_value", "_arctan": "_atan", "_near_edge": "near_edge_value",
-           "_shaped": "shaped_value"}
+HELPERS = {"_det2": "det2_value", "_det_sum": "det_sum_value", "_angle": "angle_value", "_arctan": "_atan",
+           "_near_edge": "near_edge_value", "_shaped": "shaped_value"}
 NUMPY_NAMES = {"sqrt", "pi"}
 SERIES = "_edge_series_"
 _NODES = (ast.FunctionDef, ast.arguments, ast.arg, ast.Expr, ast.Constant, ast.Assign, ast.Return, ast.Tuple,
@@ -98,10 +100,11 @@ def _compilable(tree: ast.FunctionDef | None, allowed: set[str]) -> bool:
 
 
 def _fusable(module: ModuleType) -> dict[str, ast.FunctionDef]:
-    """The module's formulas and edge series that can be compiled, by name (a formula only with
-    every series it calls)."""
+    """The module's formulas of joint functions and edge series that can be compiled, by name (a
+    formula only with every series it calls)."""
+    single = {f"_formula_{name}" for name in getattr(module, "MAPS", ())}
     trees = {name: _tree(fn) for name, fn in vars(module).items()
-             if name.startswith(("_formula_", SERIES)) and inspect.isfunction(fn)}
+             if name.startswith(("_formula_", SERIES)) and name not in single and inspect.isfunction(fn)}
     allowed = {"numpy", *HELPERS}
     series = {name for name, tree in trees.items() if name.startswith(SERIES) and _compilable(tree, allowed)}
     formulas = {name for name, tree in trees.items()

@@ -109,6 +109,17 @@ det2 = _ufunc("float64(float64, float64, float64)")(det2_value.py_func)  # runti
 
 
 det_product = _ufunc("float64(float64, float64, float64, float64, float64)")(runtime._det_product)  # u v / r - k c^2
+_det_product_value = _inline(runtime._det_product)
+
+
+@_inline
+def det_sum_value(a, b, c, k, p, q, r):
+    """runtime._det_sum of one entry: k (ab - c^2) + p a + q b + r as (p a + r)(q b + r)/r - k c^2
+    where k ab <= 1000 (p a + q b + r), else from ab - c^2 (det2_value)."""
+    u = p * a + r
+    if k * a * b <= 1e3 * (p * a + q * b + r):
+        return _det_product_value(u, q * b + r, r, k, c)
+    return k * det2_value(a, b, c) + (u + q * b)
 
 
 def _cell(x, e_lo, split, cells):
