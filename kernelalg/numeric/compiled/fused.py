@@ -2,21 +2,22 @@
 
 A generated module evaluates a map's formula with NumPy, ``_formula_<name>(a, b, c)``: one pass
 over the block, and one temporary array, per operation (about ten for relu's maps).  Where the
-formula is plain arithmetic of a, b, c with numpy.sqrt, numpy.pi and the helpers that have scalar
-versions in :mod:`kernelalg.numeric.compiled.loops` (_det2, _det_sum, _angle, _arctan,
-_near_edge with its series, _shaped), the same text is compiled as a function of one entry and looped over the
-block once (:func:`fused_formulas`, which :func:`kernelalg.numeric.compiled.accelerate`
-substitutes into the modules the library loads).  Only the joint functions' formulas are compiled,
-which the kernel recursion evaluates on blocks; the single maps (on vectors of variances and on
-single covariances) keep NumPy, as each compiled formula takes about a second to compile once.  Each entry gets the same operations in the
-same order as from NumPy (with the library's compiled helpers), so the values agree bit for bit;
-integer powers x**k are taken as x**float(k) (NumPy's power: the C library's pow), but for x**2
-(a square in both; the printer writes x**3 as x**2*x, which the compiler vectorises, where a pow
-left in a formula keeps its loop from being vectorised).
-Other formulas keep NumPy.
+formula of a joint function (those the kernel recursion evaluates on blocks) is plain arithmetic
+of a, b, c with numpy.sqrt, numpy.pi and the helpers that have scalar versions in
+:mod:`kernelalg.numeric.compiled.loops` (_det2, _det_sum, _angle, _arctan, _near_edge with its
+series, _shaped), the same text is compiled as a function of one entry and looped over the block
+once (:func:`fused_formulas`; :func:`kernelalg.numeric.compiled.accelerate` substitutes them into
+the modules the library loads).  The single maps (evaluated on vectors of variances and on single
+covariances) and other formulas keep NumPy.
+
+Each entry gets the same operations in the same order as from NumPy with the library's compiled
+helpers, so the values agree bit for bit.  Integer powers x**k are taken as x**float(k), NumPy's
+power (the C library's pow), but for x**2, a square in both; the printer writes x**3 as x**2*x, as
+a pow in the loop keeps the compiler from vectorising it.  For the same reason an edge series is
+evaluated only at the entries that need it (:func:`_marked`).
 
 The compiled text is stored in the cache (kind ``fused``) so that Numba caches its machine code
-next to it: a formula is compiled on its first call, and later processes load it.
+next to it: a formula is compiled on its first call (about a second), later processes load it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from kernelalg import cache
 #: versions (bound to them in the compiled text), numpy for NUMPY_NAMES, and the edge series.
 HELPERS = {"_det2": "det2_value", "_det_sum": "det_sum_value", "_angle": "angle_value", "_arctan": "_atan",
            "_near_edge": "near_edge_value", "_shaped": "shaped_value"}
+_IMPORTS = {**HELPERS, "_near_edge_marked": "near_edge_marked"}
 NUMPY_NAMES = {"sqrt", "pi"}
 SERIES = "_edge_series_"
 _NODES = (ast.FunctionDef, ast.arguments, ast.arg, ast.Expr, ast.Constant, ast.Assign, ast.Return, ast.Tuple,
@@ -57,13 +59,10 @@ def _kernel{name}(a, b, c, {outs}):
     if a.shape[1] == 1 and b.shape[0] == 1:
         for i in range(c.shape[0]):
             ai = a[i, 0]
-            for j in range(c.shape[1]):
-                {targets} = {name}(ai, b[0, j], c[i, j])
-    else:
+{outer}    else:
         for i in range(c.shape[0]):
-            for j in range(c.shape[1]):
-                {targets} = {name}(a[i, j], b[i, j], c[i, j])
-'''
+{general}'''
+MARKED = "_marked"  # prefix of a formula's variant with NaN in place of its edge series
 
 
 class _FloatPowers(ast.NodeTransformer):
@@ -125,14 +124,47 @@ def fused_source(module: ModuleType) -> tuple[str, dict[str, int]] | None:
     formulas = {name: _outputs(tree) for name, tree in trees.items() if name.startswith("_formula_")}
     if not formulas:
         return None
-    imports = ", ".join(f"{value} as {name}" for name, value in HELPERS.items())
+    imports = ", ".join(f"{value} as {name}" for name, value in _IMPORTS.items())
     parts = [_HEADER.format(module=module.__name__, imports=imports)]
     for name in sorted(trees):
         parts.append("\n@_scalar\n" + ast.unparse(_FloatPowers().visit(trees[name])) + "\n")
     for name, count in sorted(formulas.items()):
-        outs = ", ".join(f"out{k}" for k in range(count))
-        parts.append(_KERNEL.format(name=name, outs=outs, targets=", ".join(f"out{k}[i, j]" for k in range(count)) + ","))
+        marked = _marked(trees[name])
+        if marked is not None:
+            parts.append("\n@_scalar\n" + ast.unparse(_FloatPowers().visit(marked)) + "\n")
+        rows = {key: _row_loops(name, count, marked is not None, args)
+                for key, args in (("outer", "ai, b[0, j], c[i, j]"), ("general", "a[i, j], b[i, j], c[i, j]"))}
+        parts.append(_KERNEL.format(name=name, outs=", ".join(f"out{k}" for k in range(count)), **rows))
     return "".join(parts), formulas
+
+
+def _marked(tree: ast.FunctionDef) -> ast.FunctionDef | None:
+    """The formula's variant that calls _near_edge_marked in place of _near_edge (None without
+    an edge series): NaN where the series is due, so that the loop over a row has no series in
+    it (it would be evaluated at every entry) and is vectorised; the kernel evaluates those
+    entries again with the series.  An angle to an edge is a function of the covariance, never
+    of a map's value, so a marked entry stays NaN in some output."""
+    tree = ast.parse(ast.unparse(tree)).body[0]  # a copy
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == "_near_edge"]
+    if not calls:
+        return None
+    for call in calls:
+        call.func.id = "_near_edge_marked"
+    tree.name = MARKED + tree.name
+    return tree
+
+
+def _row_loops(name: str, count: int, marked: bool, args: str) -> str:
+    """The loops of a kernel over row i: the formula at each entry, or its marked variant and then
+    the formula at the entries that came out NaN."""
+    targets = ", ".join(f"out{k}[i, j]" for k in range(count)) + ","
+    loop = "            for j in range(c.shape[1]):\n"
+    if not marked:
+        return f"{loop}                {targets} = {name}({args})\n"
+    nan = " or ".join(f"out{k}[i, j] != out{k}[i, j]" for k in range(count))
+    return (f"{loop}                {targets} = {MARKED}{name}({args})\n"
+            f"{loop}                if {nan}:\n                    {targets} = {name}({args})\n")
 
 
 def _blocks(a, b, c) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, ...]]:

@@ -88,6 +88,12 @@ def near_edge_value(value, angle, t0, series, a, b):
 
 
 @_inline
+def near_edge_marked(value, angle, t0, series, a, b):
+    """near_edge_value with NaN where the series is due (see fused._marked)."""
+    return math.nan if angle < t0 else value
+
+
+@_inline
 def shaped_value(value, a, b, c):
     """runtime._shaped of one entry: the value itself."""
     return value
