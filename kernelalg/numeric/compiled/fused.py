@@ -86,13 +86,15 @@ def _tree(function: Callable) -> ast.FunctionDef | None:
 
 
 def _compilable(tree: ast.FunctionDef | None, allowed: set[str]) -> bool:
-    """Whether ``tree`` reads no global names but ``allowed`` and stays within _NODES and NUMPY_NAMES."""
+    """Whether ``tree`` reads no global names but ``allowed``, stays within _NODES and NUMPY_NAMES,
+    and has no integer beyond int64 (Numba cannot type it; NumPy takes it as a float)."""
     if tree is None:
         return False
     nodes = list(ast.walk(tree))
     local = {arg.arg for arg in tree.args.args}
     local |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     return (all(isinstance(n, _NODES) for n in nodes)
+            and all(-2**63 <= n.value < 2**63 for n in nodes if isinstance(n, ast.Constant) and type(n.value) is int)
             and all(isinstance(n.value, ast.Name) and n.value.id == "numpy" and n.attr in NUMPY_NAMES
                     for n in nodes if isinstance(n, ast.Attribute))
             and {n.id for n in nodes if isinstance(n, ast.Name)} - local <= allowed)
