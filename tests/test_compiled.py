@@ -8,6 +8,8 @@ snntorch.fast_sigmoid (superspike(k=25), also used by other tests); the other pa
 
 from __future__ import annotations
 
+from types import FunctionType, ModuleType
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 
 from kernelalg.codegen import runtime, tableruntime
 from kernelalg.numeric import layermaps
-from kernelalg.numeric.compiled import TARGET
+from kernelalg.numeric.compiled import TARGET, accelerate
+from kernelalg.numeric.compiled.fused import Fused
 from kernelalg.numeric.kernels import Kernel
 from kernelalg.numeric.layermaps import generate_source, layer_maps
 from tests.witness import functions as F
@@ -121,3 +124,67 @@ def test_deep_kernels_of_fallback_pairs_against_the_mpmath_recursion(psi, depth)
     got = kernel(X, Y, outputs=("nngp", "sgntk"))
     assert np.max(np.abs(got.nngp - S) / np.abs(S)) < 1e-10
     assert np.max(np.abs(got.sgntk - I) / np.abs(I)) < 1e-10
+
+
+#: Pairs whose closed-form formulas the library compiles into one pass (kernelalg.numeric.compiled.fused).
+FUSED = [("relu", None), ("sign", "gaussian"), ("erf", None)]
+
+
+def _numpy_module(phi: str, psi: str | None) -> ModuleType:
+    """The pair's generated module with the library's compiled helpers but its formulas in NumPy
+    (its text is not registered with linecache, so accelerate finds no formula to compile)."""
+    module = ModuleType("numpy_formulas")
+    exec(compile(generate_source(phi, psi), "<numpy formulas>", "exec"), module.__dict__)  # noqa: S102
+    return accelerate(module)
+
+
+@pytest.mark.parametrize("phi,psi", FUSED)
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-8.0, 8.0), min_size=1, max_size=5), st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=8),
+       st.floats(-17.0, -1.0))
+def test_fused_formulas_equal_the_numpy_formulas_bit_for_bit(phi, psi, log10v, rho, log10gap):
+    """The joint functions' formulas are compiled, and give NumPy's values bit for bit, on a block (column of variances
+    against a row) and on broadcast, flat and scalar arguments: at interior, near-edge (1 - |rho|
+    down to 1e-17, where _det2 restores the products' errors and relu's series takes over) and
+    edge covariances, at variances 1e-8 .. 1e8."""
+    numpy_formulas = _numpy_module(phi, psi)
+    library = layer_maps(phi, psi).module
+    names = [name for name, value in vars(library).items() if isinstance(value, Fused)]
+    assert set(names) == {"_formula_nngp_sg", "_formula_nngp_sg_ntk", "_formula_nngp_sg_sg_swapped"}
+    a = 10.0 ** np.array(log10v)[:, None]
+    b = a[::-1].T * 3.0
+    r = np.concatenate([rho, np.copysign(1 - 10.0**log10gap, rho), [1.0, -1.0, 0.0]])
+    b = np.resize(b, (1, r.size))
+    c = r * np.sqrt(a) * np.sqrt(b)
+    A, B, C = np.broadcast_arrays(a, b, c)
+    with np.errstate(all="ignore"):
+        for name in names:
+            assert isinstance(getattr(numpy_formulas, name), FunctionType)
+            for args in ((a, b, c), (A, B, C), (A.ravel(), B.ravel(), C.ravel()), (a[0, 0], b[0, 0], c[0, 0])):
+                got, want = getattr(library, name)(*args), getattr(numpy_formulas, name)(*args)
+                assert len(got) == len(want)
+                for g, w in zip(got, want):
+                    assert g.shape == np.shape(w) and np.array_equal(g, w, equal_nan=True), (name, args)
+
+
+def test_formulas_with_other_functions_stay_in_numpy():
+    """sin's maps have exponentials (NumPy's own vectorised exp, which the compiled loop would not
+    match bit for bit): its formulas keep NumPy."""
+    library = layer_maps("sin").module
+    assert isinstance(library._formula_nngp_sg, FunctionType)
+    assert not any(isinstance(value, Fused) for value in vars(library).values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-12.0, 12.0), st.floats(-12.0, 12.0), st.floats(-1.0, 1.0)), min_size=1, max_size=12))
+def test_det_sum_of_an_entry_does_not_depend_on_the_block(entries):
+    """_det_sum (erf's (1 + 2a)(1 + 2b) - 4c^2) takes the product form or _det2 entry by entry:
+    a block mixing tiny and huge variances gives every entry its value alone (which the compiled
+    formulas compute entry by entry)."""
+    a, b = (10.0 ** np.array([e[i] for e in entries]) for i in (0, 1))
+    c = np.array([e[2] for e in entries]) * np.sqrt(a) * np.sqrt(b)
+    block = runtime._det_sum(a, b, c, 4, 2, 2, 1)
+    alone = [runtime._det_sum(a[i:i + 1], b[i:i + 1], c[i:i + 1], 4, 2, 2, 1)[0] for i in range(a.size)]
+    assert np.array_equal(block, alone)
+    exact = 4 * runtime._det2(a, b, c) + (2 * a + 2 * b + 1)
+    np.testing.assert_allclose(block, exact, rtol=1002 * np.finfo(float).eps)

@@ -16,6 +16,7 @@ error bound (``STATUS``, ``ERROR_BOUNDS``).
 from __future__ import annotations
 
 import inspect
+import linecache
 import sys
 import textwrap
 from collections.abc import Callable
@@ -423,13 +424,15 @@ def plain_module(maps: dict[str, Expectation], titles: dict[str, str], header: s
 
 def load(digest: str, make_source: Callable[[], str]) -> ModuleType:
     """The generated module keyed by ``digest``, executed from its checked text (never re-read
-    from disk); see :func:`cached_text`."""
+    from disk: tracebacks and ``inspect`` read that text too, registered with linecache); see
+    :func:`cached_text`."""
     name = f"kernelalg_generated_{digest}"
     if name in sys.modules:
         return sys.modules[name]
     text, path = cached_text(digest, make_source)
     module = ModuleType(name)
     module.__file__ = str(path) if path is not None else f"<{name}>"
+    linecache.cache[module.__file__] = (len(text), None, text.splitlines(True), module.__file__)
     exec(compile(text, module.__file__, "exec"), module.__dict__)  # our own generated code
     sys.modules[name] = module
     return module

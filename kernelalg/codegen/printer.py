@@ -9,6 +9,7 @@ import numpy
 import scipy.special
 import sympy as sp
 from sympy.printing.numpy import SciPyPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from kernelalg.codegen import runtime
 from kernelalg.codegen.rewrite import logistic
@@ -117,10 +118,15 @@ class KernelPrinter(SciPyPrinter):
         return "numpy.e"
 
     def _print_Pow(self, expr, rational=False):
-        """x**(-k) for a small integer k as 1/x**k: numpy squares and multiplies where its pow
-        with a float exponent calls the C library (six times slower)."""
+        """x**(-k) for a small integer k as 1/x**k, and x**3 as x**2*x: numpy squares and
+        multiplies where its pow with another exponent calls the C library (six times slower; and
+        a compiled loop can evaluate the product for several entries at once, see
+        :mod:`kernelalg.numeric.compiled.fused`)."""
         if not self.helpers:
             return super()._print_Pow(expr, rational)
+        if expr.exp == 3:
+            base = self.parenthesize(expr.base, PRECEDENCE["Pow"], strict=True)
+            return f"({base}**2*{base})"
         if expr.exp == -1:
             return f"1/{self._print(expr.base)}" if expr.base.is_Atom else f"1/({self._print(expr.base)})"
         if expr.exp.is_Integer and -4 <= expr.exp < -1:

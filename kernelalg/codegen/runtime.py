@@ -43,12 +43,15 @@ def _det_sum(a, b, c, k, p, q, r):
 
     As (p a + r)(q b + r)/r - k c**2 = k ab + p a + q b + r - k c**2 (cheap: its factors are
     vectors in the kernel recursion) where that is accurate: its relative rounding error is about
-    1 + k ab / (p a + q b + r) ulps, and it is used when that is at most 1000 for every entry
-    (bounded from the extreme a and b); else from the exact _det2."""
+    1 + k ab / (p a + q b + r) ulps, and it is used for the entries where that is at most 1000
+    (for all at once when the extreme a and b bound it so: one pass), the others from the exact
+    _det2.  Each entry's value depends on its own a, b, c only, not on the rest of the block."""
+    u, v = p * a + r, q * b + r
+    product = _det_product(u, v, r, k, c)
     lowest = p * numpy.min(a, initial=numpy.inf) + q * numpy.min(b, initial=numpy.inf) + r
     if k * numpy.max(a, initial=0.0) * numpy.max(b, initial=0.0) <= 1e3 * lowest:
-        return _det_product(p * a + r, q * b + r, r, k, c)
-    return k * _det2(a, b, c) + ((p * a + r) + q * b)
+        return product
+    return numpy.where(k * a * b <= 1e3 * (p * a + q * b + r), product, k * _det2(a, b, c) + (u + q * b))
 
 
 def _det_product(u, v, r, k, c):

@@ -30,7 +30,11 @@ def real_array(values, name: str) -> np.ndarray:
 
 
 def first_bad(values: np.ndarray, may_diverge: bool) -> tuple[int, ...] | None:
-    """Index of the first NaN in ``values`` (or infinity, unless the quantity may diverge), or None."""
+    """Index of the first NaN in ``values`` (or infinity, unless the quantity may diverge), or None.
+    A finite sum of all values (one pass) rules out both."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(values, axis=None)):
+            return None
     bad = np.isnan(values) if may_diverge else ~np.isfinite(values)
     return tuple(int(i) for i in np.unravel_index(np.argmax(bad), bad.shape)) if bad.any() else None
 

@@ -93,6 +93,7 @@ class CompiledMaps:
     def __init__(self, derived: LayerMaps, module: ModuleType):
         self.derived = derived
         self.module = module
+        self._results: dict[tuple[str, ...], tuple[Expectation, ...]] = {}
         for name in MAP_NAMES:
             setattr(self, name, CompiledExpectation(getattr(derived, name), getattr(module, name)))
 
@@ -117,12 +118,18 @@ class CompiledMaps:
         bound = self._bound(name)
         return self.module.ERROR_BOUNDS[name] if bound is None else bound.value
 
+    def expectations(self, names: tuple[str, ...]) -> tuple[Expectation, ...]:
+        """The derived maps ``names`` (a name ending in _swapped: the map with a and b exchanged);
+        formed once per tuple (the kernel recursion asks for them in every block)."""
+        if names not in self._results:
+            derived = tuple(getattr(self.derived, n.removesuffix(SWAPPED)) for n in names)
+            self._results[names] = tuple(d.swapped() if n.endswith(SWAPPED) else d for n, d in zip(names, derived))
+        return self._results[names]
+
     def joint(self, names: tuple[str, ...], a, b, c) -> tuple[np.ndarray, ...]:
         """Several maps at once on a valid covariance (a generated joint function of JOINT)."""
         function = getattr(self.module, "_".join(names))
-        derived = tuple(getattr(self.derived, n.removesuffix(SWAPPED)) for n in names)
-        derived = tuple(d.swapped() if n.endswith(SWAPPED) else d for n, d in zip(names, derived))
-        values = evaluate_valid(function, derived, a, b, c)
+        values = evaluate_valid(function, self.expectations(names), a, b, c)
         # maps with equal formulas come back as one shared array: callers update them in place
         return tuple(v.copy() if any(v is u for u in values[:i]) else v for i, v in enumerate(values))
 

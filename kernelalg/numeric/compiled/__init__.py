@@ -198,10 +198,12 @@ def accelerate(module: ModuleType) -> ModuleType:
     """Replace the elementwise helpers of a generated ``module`` that closed forms spend their time
     in, and its table and Hermite-series helpers, by compiled loops of the same formulas
     (:mod:`kernelalg.numeric.compiled.loops`, Numba; imported only when a module is loaded, here
-    and in :func:`kernelalg.numeric.nearedge.flag`, so that importing kernelalg does not load Numba)."""
+    and in :func:`kernelalg.numeric.nearedge.flag`, so that importing kernelalg does not load Numba),
+    and its closed-form formulas by one compiled pass each where they allow it
+    (:mod:`kernelalg.numeric.compiled.fused`)."""
     from functools import partial
 
-    from kernelalg.numeric.compiled import loops
+    from kernelalg.numeric.compiled import fused, loops
 
     module._arctan, module._angle = loops.arctan, loops.angle
     module._det2, module._det_product = loops.det2, loops.det_product
@@ -210,4 +212,6 @@ def accelerate(module: ModuleType) -> ModuleType:
     if hasattr(module, "_hermite_sum"):
         module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL, floor=module.HERMITE_FLOOR)
         module._hermite_theta = partial(loops.hermite_theta, cells=module._H_CELLS)
+    for name, formula in fused.fused_formulas(module).items():
+        setattr(module, name, formula)
     return module

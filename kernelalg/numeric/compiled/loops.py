@@ -71,17 +71,38 @@ def arctan(x):
     return _atan(x)
 
 
-@_ufunc("float64(float64, float64)")
-def angle(y, x):
-    """runtime._angle: atan(y/x), plus pi where x is negative (or -0)."""
+@_inline
+def angle_value(y, x):
+    """runtime._angle of one entry: atan(y/x), plus pi where x is negative (or -0)."""
     value = _atan(y / x)
     return value + math.pi if math.copysign(1.0, x) < 0 else value
 
 
-@_ufunc("float64(float64, float64, float64)")
-def det2(a, b, c):
-    """runtime._det2: ab - c^2, the products' rounding errors restored where the difference lost
-    more than three digits, 0 below 8 ulps of ab."""
+angle = _ufunc("float64(float64, float64)")(angle_value.py_func)  # runtime._angle
+
+
+@_inline
+def near_edge_value(value, angle, t0, series, a, b):
+    """runtime._near_edge of one entry: series(a, b, angle) where the angle to the edge is below t0."""
+    return series(a, b, angle) if angle < t0 else value
+
+
+@_inline
+def near_edge_marked(value, angle, t0, series, a, b):
+    """near_edge_value with NaN where the series is due (see fused._marked)."""
+    return math.nan if angle < t0 else value
+
+
+@_inline
+def shaped_value(value, a, b, c):
+    """runtime._shaped of one entry: the value itself."""
+    return value
+
+
+@_inline
+def det2_value(a, b, c):
+    """runtime._det2 of one entry: ab - c^2, the products' rounding errors restored where the
+    difference lost more than three digits, 0 below 8 ulps of ab."""
     p, q = a * b, c * c
     d = p - q
     if d < 1e-3 * p:
@@ -90,7 +111,21 @@ def det2(a, b, c):
     return d
 
 
+det2 = _ufunc("float64(float64, float64, float64)")(det2_value.py_func)  # runtime._det2
+
+
 det_product = _ufunc("float64(float64, float64, float64, float64, float64)")(runtime._det_product)  # u v / r - k c^2
+_det_product_value = _inline(runtime._det_product)
+
+
+@_inline
+def det_sum_value(a, b, c, k, p, q, r):
+    """runtime._det_sum of one entry: k (ab - c^2) + p a + q b + r as (p a + r)(q b + r)/r - k c^2
+    where k ab <= 1000 (p a + q b + r), else from ab - c^2 (det2_value)."""
+    u = p * a + r
+    if k * a * b <= 1e3 * (p * a + q * b + r):
+        return _det_product_value(u, q * b + r, r, k, c)
+    return k * det2_value(a, b, c) + (u + q * b)
 
 
 def _cell(x, e_lo, split, cells):

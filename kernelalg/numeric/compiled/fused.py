@@ -1,0 +1,214 @@
+"""The closed-form formulas of a generated module compiled into one elementwise pass (Numba).
+
+A generated module evaluates a map's formula with NumPy, ``_formula_<name>(a, b, c)``: one pass
+over the block, and one temporary array, per operation (about ten for relu's maps).  Where the
+formula of a joint function (those the kernel recursion evaluates on blocks) is plain arithmetic
+of a, b, c with numpy.sqrt, numpy.pi and the helpers that have scalar versions in
+:mod:`kernelalg.numeric.compiled.loops` (_det2, _det_sum, _angle, _arctan, _near_edge with its
+series, _shaped), the same text is compiled as a function of one entry and looped over the block
+once (:func:`fused_formulas`; :func:`kernelalg.numeric.compiled.accelerate` substitutes them into
+the modules the library loads).  The single maps (evaluated on vectors of variances and on single
+covariances) and other formulas keep NumPy.
+
+Each entry gets the same operations in the same order as from NumPy with the library's compiled
+helpers, so the values agree bit for bit.  Integer powers x**k are taken as x**float(k), NumPy's
+power (the C library's pow), but for x**2, a square in both; the printer writes x**3 as x**2*x, as
+a pow in the loop keeps the compiler from vectorising it.  For the same reason an edge series is
+evaluated only at the entries that need it (:func:`_marked`).
+
+The compiled text is stored in the cache (kind ``fused``) so that Numba caches its machine code
+next to it: a formula is compiled on its first call (about a second), later processes load it.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from kernelalg import cache
+
+#: Names a fused formula may use besides its arguments and locals: the helpers with scalar
+#: versions (bound to them in the compiled text), numpy for NUMPY_NAMES, and the edge series.
+HELPERS = {"_det2": "det2_value", "_det_sum": "det_sum_value", "_angle": "angle_value", "_arctan": "_atan",
+           "_near_edge": "near_edge_value", "_shaped": "shaped_value"}
+_IMPORTS = {**HELPERS, "_near_edge_marked": "near_edge_marked"}
+NUMPY_NAMES = {"sqrt", "pi"}
+SERIES = "_edge_series_"
+_NODES = (ast.FunctionDef, ast.arguments, ast.arg, ast.Expr, ast.Constant, ast.Assign, ast.Return, ast.Tuple,
+          ast.Name, ast.Load, ast.Store, ast.BinOp, ast.UnaryOp, ast.Call, ast.Attribute, ast.Add, ast.Sub,
+          ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
+_HEADER = '''"""The closed-form formulas of {module}, compiled (kernelalg.numeric.compiled.fused)."""
+
+import numba
+import numpy
+
+from kernelalg.numeric.compiled.loops import {imports}
+
+_scalar = numba.njit(inline="always", error_model="numpy")
+'''
+_KERNEL = '''
+@numba.njit(cache=CACHE, nogil=True, error_model="numpy")
+def _kernel{name}(a, b, c, {outs}):
+    """{name} at every entry: a (n, 1) and b (1, m) with c (n, m), or all three (n, m)."""
+    if a.shape[1] == 1 and b.shape[0] == 1:
+        for i in range(c.shape[0]):
+            ai = a[i, 0]
+{outer}    else:
+        for i in range(c.shape[0]):
+{general}'''
+MARKED = "_marked"  # prefix of a formula's variant with NaN in place of its edge series
+
+
+class _FloatPowers(ast.NodeTransformer):
+    """x**k with an integer literal k other than 2 as x**float(k): Numba multiplies out integer
+    powers, NumPy calls pow (and squares), as Numba does for a float exponent."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if (isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant) and type(node.right.value) is int
+                and node.right.value != 2):
+            node.right = ast.Constant(float(node.right.value))
+        return node
+
+
+def _tree(function: Callable) -> ast.FunctionDef | None:
+    """The syntax tree of a generated function, or None if its text is not at hand."""
+    try:
+        return ast.parse(inspect.getsource(function)).body[0]
+    except (OSError, TypeError):
+        return None
+
+
+def _compilable(tree: ast.FunctionDef | None, allowed: set[str]) -> bool:
+    """Whether ``tree`` reads no global names but ``allowed``, stays within _NODES and NUMPY_NAMES,
+    and has no integer beyond int64 (Numba cannot type it; NumPy takes it as a float)."""
+    if tree is None:
+        return False
+    nodes = list(ast.walk(tree))
+    local = {arg.arg for arg in tree.args.args}
+    local |= {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return (all(isinstance(n, _NODES) for n in nodes)
+            and all(-2**63 <= n.value < 2**63 for n in nodes if isinstance(n, ast.Constant) and type(n.value) is int)
+            and all(isinstance(n.value, ast.Name) and n.value.id == "numpy" and n.attr in NUMPY_NAMES
+                    for n in nodes if isinstance(n, ast.Attribute))
+            and {n.id for n in nodes if isinstance(n, ast.Name)} - local <= allowed)
+
+
+def _fusable(module: ModuleType) -> dict[str, ast.FunctionDef]:
+    """The module's formulas of joint functions and edge series that can be compiled, by name (a
+    formula only with every series it calls)."""
+    single = {f"_formula_{name}" for name in getattr(module, "MAPS", ())}
+    trees = {name: _tree(fn) for name, fn in vars(module).items()
+             if name.startswith(("_formula_", SERIES)) and name not in single and inspect.isfunction(fn)}
+    allowed = {"numpy", *HELPERS}
+    series = {name for name, tree in trees.items() if name.startswith(SERIES) and _compilable(tree, allowed)}
+    formulas = {name for name, tree in trees.items()
+                if name.startswith("_formula_") and _compilable(tree, allowed | series)}
+    return {name: trees[name] for name in series | formulas}
+
+
+def _outputs(tree: ast.FunctionDef) -> int:
+    """The number of values the formula returns (a tuple)."""
+    (ret,) = [n for n in tree.body if isinstance(n, ast.Return)]
+    return len(ret.value.elts)
+
+
+def fused_source(module: ModuleType) -> tuple[str, dict[str, int]] | None:
+    """The compiled text of the module's fusable formulas and their number of outputs, by name
+    (None when there are none)."""
+    trees = _fusable(module)
+    formulas = {name: _outputs(tree) for name, tree in trees.items() if name.startswith("_formula_")}
+    if not formulas:
+        return None
+    imports = ", ".join(f"{value} as {name}" for name, value in _IMPORTS.items())
+    parts = [_HEADER.format(module=module.__name__, imports=imports)]
+    for name in sorted(trees):
+        parts.append("\n@_scalar\n" + ast.unparse(_FloatPowers().visit(trees[name])) + "\n")
+    for name, count in sorted(formulas.items()):
+        marked = _marked(trees[name])
+        if marked is not None:
+            parts.append("\n@_scalar\n" + ast.unparse(_FloatPowers().visit(marked)) + "\n")
+        rows = {key: _row_loops(name, count, marked is not None, args)
+                for key, args in (("outer", "ai, b[0, j], c[i, j]"), ("general", "a[i, j], b[i, j], c[i, j]"))}
+        parts.append(_KERNEL.format(name=name, outs=", ".join(f"out{k}" for k in range(count)), **rows))
+    return "".join(parts), formulas
+
+
+def _marked(tree: ast.FunctionDef) -> ast.FunctionDef | None:
+    """The formula's variant that calls _near_edge_marked in place of _near_edge (None without
+    an edge series): NaN where the series is due, so that the loop over a row has no series in
+    it (it would be evaluated at every entry) and is vectorised; the kernel evaluates those
+    entries again with the series.  An angle to an edge is a function of the covariance, never
+    of a map's value, so a marked entry stays NaN in some output."""
+    tree = ast.parse(ast.unparse(tree)).body[0]  # a copy
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == "_near_edge"]
+    if not calls:
+        return None
+    for call in calls:
+        call.func.id = "_near_edge_marked"
+    tree.name = MARKED + tree.name
+    return tree
+
+
+def _row_loops(name: str, count: int, marked: bool, args: str) -> str:
+    """The loops of a kernel over row i: the formula at each entry, or its marked variant and then
+    the formula at the entries that came out NaN."""
+    targets = ", ".join(f"out{k}[i, j]" for k in range(count)) + ","
+    loop = "            for j in range(c.shape[1]):\n"
+    if not marked:
+        return f"{loop}                {targets} = {name}({args})\n"
+    nan = " or ".join(f"out{k}[i, j] != out{k}[i, j]" for k in range(count))
+    return (f"{loop}                {targets} = {MARKED}{name}({args})\n"
+            f"{loop}                if {nan}:\n                    {targets} = {name}({args})\n")
+
+
+def _blocks(a, b, c) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, ...]]:
+    """(a, b, c) as contiguous 2-D float arrays for the kernels (a column and a row against a
+    block as they are, else all three broadcast and flattened into one row), and the shape of
+    the result."""
+    a, b, c = (np.asarray(v, dtype=float) for v in (a, b, c))
+    shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
+    if len(shape) == 2 and a.shape == (shape[0], 1) and b.shape == (1, shape[1]) and c.shape == shape:
+        return tuple(np.ascontiguousarray(v) for v in (a, b, c)), shape
+    return tuple(np.ascontiguousarray(np.broadcast_to(v, shape)).reshape(1, -1) for v in (a, b, c)), shape
+
+
+@dataclass(frozen=True)
+class Fused:
+    """A compiled ``_formula_<name>(a, b, c)``: the tuple of the maps' values over broadcast arrays."""
+
+    kernel: Callable
+    outputs: int
+
+    def __call__(self, a, b, c) -> tuple[np.ndarray, ...]:
+        (a, b, c), shape = _blocks(a, b, c)
+        outs = tuple(np.empty(c.shape) for _ in range(self.outputs))
+        self.kernel(a, b, c, *outs)
+        return tuple(out.reshape(shape) for out in outs)
+
+
+def fused_formulas(module: ModuleType) -> dict[str, Fused]:
+    """Compiled versions of the module's fusable ``_formula_<name>`` functions, by name (compiled
+    on first call, or loaded from Numba's cache next to the stored text)."""
+    made = fused_source(module)
+    if made is None:
+        return {}
+    text, formulas = made
+    digest = cache.key("fused", text)
+    stored = cache.load("fused", digest, ".py") is not None
+    path = cache.path_for("fused", digest, ".py") if stored else cache.store("fused", digest, ".py", text)
+    name = f"kernelalg_fused_{digest}"  # a module in sys.modules: Numba's cached code refers to it by name
+    compiled = sys.modules.get(name)
+    if compiled is None:
+        compiled = ModuleType(name)
+        compiled.__file__, compiled.CACHE = str(path) if path else f"<{name}>", path is not None
+        exec(compile(text, compiled.__file__, "exec"), compiled.__dict__)  # noqa: S102 (our own generated code)
+        sys.modules[name] = compiled
+    return {name: Fused(getattr(compiled, f"_kernel{name}"), count) for name, count in formulas.items()}
