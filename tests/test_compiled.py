@@ -8,6 +8,7 @@ snntorch.fast_sigmoid (superspike(k=25), also used by other tests); the other pa
 
 from __future__ import annotations
 
+from functools import cache
 from types import FunctionType, ModuleType
 
 import numpy as np
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from kernelalg.codegen import runtime, tableruntime
 from kernelalg.numeric import layermaps
-from kernelalg.numeric.compiled import TARGET, accelerate
+from kernelalg.numeric.compiled import TARGET, accelerate, fused
 from kernelalg.numeric.compiled.fused import Fused
 from kernelalg.numeric.kernels import Kernel
 from kernelalg.numeric.layermaps import generate_source, layer_maps
@@ -130,6 +131,7 @@ def test_deep_kernels_of_fallback_pairs_against_the_mpmath_recursion(psi, depth)
 FUSED = [("relu", None), ("sign", "gaussian"), ("erf", None)]
 
 
+@cache
 def _numpy_module(phi: str, psi: str | None) -> ModuleType:
     """The pair's generated module with the library's compiled helpers but its formulas in NumPy
     (its text is not registered with linecache, so accelerate finds no formula to compile)."""
@@ -157,7 +159,8 @@ def test_fused_formulas_equal_the_numpy_formulas_bit_for_bit(phi, psi, log10v, r
     b = np.resize(b, (1, r.size))
     c = r * np.sqrt(a) * np.sqrt(b)
     A, B, C = np.broadcast_arrays(a, b, c)
-    with np.errstate(all="ignore"):
+    with pytest.MonkeyPatch.context() as patch, np.errstate(all="ignore"):
+        patch.setattr(fused, "FUSED_MIN", 0)  # every call compiled, however small
         for name in names:
             assert isinstance(getattr(numpy_formulas, name), FunctionType)
             for args in ((a, b, c), (A, B, C), (A.ravel(), B.ravel(), C.ravel()), (a[0, 0], b[0, 0], c[0, 0])):
@@ -165,6 +168,21 @@ def test_fused_formulas_equal_the_numpy_formulas_bit_for_bit(phi, psi, log10v, r
                 assert len(got) == len(want)
                 for g, w in zip(got, want):
                     assert g.shape == np.shape(w) and np.array_equal(g, w, equal_nan=True), (name, args)
+
+
+def test_calls_below_fused_min_entries_keep_numpy():
+    """A call on fewer than FUSED_MIN entries is the module's NumPy formula (no compiler waits for
+    a small kernel); from FUSED_MIN entries on, the compiled pass."""
+
+    def compiled(*args):
+        raise AssertionError("compiled")
+
+    numpy_formula = _numpy_module("relu", None)._formula_nngp_sg
+    formula = Fused(compiled, 2, numpy_formula)
+    small = np.ones((1, fused.FUSED_MIN - 1))
+    assert all(np.array_equal(g, w) for g, w in zip(formula(small, small, small / 2), numpy_formula(small, small, small / 2)))
+    with pytest.raises(AssertionError, match="compiled"):
+        formula(1.0, 1.0, np.full(fused.FUSED_MIN, 0.5))
 
 
 def test_formulas_with_other_functions_stay_in_numpy():

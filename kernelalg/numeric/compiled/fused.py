@@ -17,7 +17,9 @@ a pow in the loop keeps the compiler from vectorising it.  For the same reason a
 evaluated only at the entries that need it (:func:`_marked`).
 
 The compiled text is stored in the cache (kind ``fused``) so that Numba caches its machine code
-next to it: a formula is compiled on its first call (about a second), later processes load it.
+next to it: a formula is compiled on its first call on FUSED_MIN entries or more (about a
+second), later processes load it.  Smaller calls keep NumPy: they gain little, and a kernel of a
+few hundred points should not wait for a compiler.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ HELPERS = {"_det2": "det2_value", "_det_sum": "det_sum_value", "_angle": "angle_
 _IMPORTS = {**HELPERS, "_near_edge_marked": "near_edge_marked"}
 NUMPY_NAMES = {"sqrt", "pi"}
 SERIES = "_edge_series_"
+FUSED_MIN = 1 << 14  # entries from which a call runs the compiled pass (a 128 x 128 block)
 _NODES = (ast.FunctionDef, ast.arguments, ast.arg, ast.Expr, ast.Constant, ast.Assign, ast.Return, ast.Tuple,
           ast.Name, ast.Load, ast.Store, ast.BinOp, ast.UnaryOp, ast.Call, ast.Attribute, ast.Add, ast.Sub,
           ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
@@ -182,12 +185,16 @@ def _blocks(a, b, c) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[i
 
 @dataclass(frozen=True)
 class Fused:
-    """A compiled ``_formula_<name>(a, b, c)``: the tuple of the maps' values over broadcast arrays."""
+    """A compiled ``_formula_<name>(a, b, c)``: the tuple of the maps' values over broadcast arrays
+    (from ``numpy``, the module's own formula, below FUSED_MIN entries: the same values)."""
 
     kernel: Callable
     outputs: int
+    numpy: Callable
 
     def __call__(self, a, b, c) -> tuple[np.ndarray, ...]:
+        if np.broadcast(a, b, c).size < FUSED_MIN:
+            return self.numpy(a, b, c)
         (a, b, c), shape = _blocks(a, b, c)
         outs = tuple(np.empty(c.shape) for _ in range(self.outputs))
         self.kernel(a, b, c, *outs)
@@ -211,4 +218,5 @@ def fused_formulas(module: ModuleType) -> dict[str, Fused]:
         compiled.__file__, compiled.CACHE = str(path) if path else f"<{name}>", path is not None
         exec(compile(text, compiled.__file__, "exec"), compiled.__dict__)  # noqa: S102 (our own generated code)
         sys.modules[name] = compiled
-    return {name: Fused(getattr(compiled, f"_kernel{name}"), count) for name, count in formulas.items()}
+    return {name: Fused(getattr(compiled, f"_kernel{name}"), count, getattr(module, name))
+            for name, count in formulas.items()}
