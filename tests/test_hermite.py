@@ -8,6 +8,9 @@ tanh's maps is in tests/test_closed_forms.py.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -17,8 +20,9 @@ from scipy.integrate import quad
 
 from kernelalg.codegen import hermiteruntime as runtime
 from kernelalg.codegen.hermite import mehler_pair
+from kernelalg.errors import InputError
 from kernelalg.numeric.compiled import _rule_only, loops
-from kernelalg.numeric.kernels import circle
+from kernelalg.numeric.kernels import Kernel, circle
 from kernelalg.numeric.layermaps import generate_source, layer_maps
 from kernelalg.symbolic.expectation.result import a, b, c
 from kernelalg.symbolic.special import GaussianMean
@@ -177,11 +181,44 @@ def test_coefficients_kept_per_value_equal_a_fresh_computation(monkeypatch):
         for k in rng.choice(size, 4):
             fresh = module._hermite_coefficients_of(side, sd[k:k + 1], module.HERMITE_TERMS)
             kept = (alpha[rows[k]], tail[rows[k]], tail_class[rows[k]], residual[rows[k]], energy[rows[k]])
-            scale = np.sqrt(abs(fresh[4][0]))  # sqrt(E[f^2]): rounding differs with the batch's size
-            for have, want, unit in zip(kept, fresh, (scale, scale, scale, scale**2, scale**2)):
+            scale = abs(fresh[4][0])  # sqrt(E[f^2]): rounding differs with the batch's size
+            for have, want, unit in zip(kept, fresh, (scale,) * 5):
                 np.testing.assert_allclose(have, want[0], rtol=1e-13, atol=1e-15 * unit)
     store = module._H_COEFFICIENTS[(side, module.HERMITE_TERMS)]
     assert store[0] <= 100
+
+
+def test_coefficients_computed_by_threads_at_once_equal_a_fresh_computation(monkeypatch):
+    """Threads compute the rows of their values at the same time (outside the store's lock) and add
+    them while others read and while the store starts again when full: every call gets, for each
+    of its values, the row a computation of that value alone gives."""
+    module = layer_maps("tanh", FS).module
+    side = module._HERMITE_1[1]
+    compute = module._hermite_coefficients_of
+    monkeypatch.setattr(module, "_H_COEFFICIENTS", {})
+    monkeypatch.setattr(module, "HERMITE_CACHE_SIZE", 60 * module.HERMITE_TERMS)
+    monkeypatch.setattr(module, "_hermite_coefficients_of", lambda *args: (time.sleep(0.002), compute(*args))[1])
+    stored, merges = module._hermite_stored, []
+
+    def recorded(store, seen, *args):
+        merged = stored(store, seen, *args)
+        merges.append((store is not seen, merged[0] < (0 if store is None else store[0])))
+        return merged
+
+    monkeypatch.setattr(module, "_hermite_stored", recorded)
+    rng = np.random.default_rng(5)
+    pool = rng.uniform(0.1, 5.0, 90)
+    fresh = dict(zip(pool.tolist(), zip(*compute(side, pool, module.HERMITE_TERMS))))
+    requests = [rng.choice(pool, int(rng.integers(1, 40))) for _ in range(60)]
+    with ThreadPoolExecutor(4) as threads:
+        answers = list(threads.map(lambda sd: module._hermite_coefficients(side, sd), requests))
+    for sd, (*arrays, rows) in zip(requests, answers):
+        for value, row in zip(sd.tolist(), rows):
+            scale = fresh[value][4]  # sqrt(E[f^2])
+            for have, want in zip((v[row] for v in arrays), fresh[value]):
+                np.testing.assert_allclose(have, want, rtol=1e-13, atol=1e-15 * scale)
+    changed, reset = (any(column) for column in zip(*merges))
+    assert changed and reset, "no store changed by another thread meanwhile, or none begun again"
 
 
 @pytest.mark.parametrize("spec, index, parity", [("tanh", 0, -1), ("tanh", 1, 1), ("log(1 + exp(x))", 0, 0)])
@@ -196,7 +233,7 @@ def test_coefficients_by_parity_equal_those_of_all_nodes(spec, index, parity):
     sd = np.array([0.05, 0.7, 1.0, 3.0, 40.0])
     with_parity = module._hermite_coefficients_of(sides[0], sd, module.HERMITE_TERMS)
     without = module._hermite_coefficients_of((*sides[0][:3], 0), sd, module.HERMITE_TERMS)
-    scale = np.sqrt(with_parity[4])[:, None]
+    scale = with_parity[4][:, None]
     np.testing.assert_allclose(with_parity[0], without[0], rtol=0, atol=1e-15 * scale.max())
     np.testing.assert_allclose(with_parity[4], without[4], rtol=1e-14)
     alpha, tail, tail_class = without[:3]  # the tail splits into the two parities' tails
@@ -228,3 +265,24 @@ def test_means_on_the_edge_kept_per_entry(monkeypatch):
         density = lambda t, k=k: float(f(sa[k] * t) * g(sb[k] * t)) * np.exp(-t * t / 2) * np.sqrt(2 / np.pi)
         want = quad(density, 0, np.inf, epsabs=0, epsrel=1e-13, limit=200)[0]
         assert together[k] == pytest.approx(want, rel=1e-12)
+
+
+def test_diagonal_in_chunks_on_threads_equals_one_thread():
+    """With two workers the diagonal (the variances and the maps' coefficients per variance) is
+    computed in chunks of rows on two threads: the kernel equals the one-thread kernel to
+    rounding (a row's coefficients depend on the others only through the matrix products'
+    rounding), and a bad row in the second chunk is named by its index among all rows."""
+    X = np.random.default_rng(8).normal(size=(600, 4))
+    kernel = Kernel("tanh", FS, depth=2, sigma_w=1.2, sigma_b=0.1)
+    for name in ("_H_COEFFICIENTS", "_H_EDGES"):
+        getattr(kernel.maps.module, name).clear()
+    two = kernel(X, outputs=("nngp", "sgntk"), workers=2)
+    for name in ("_H_COEFFICIENTS", "_H_EDGES"):
+        getattr(kernel.maps.module, name).clear()
+    one = kernel(X, outputs=("nngp", "sgntk"), workers=1)
+    for name in ("nngp", "sgntk"):
+        scale = np.sqrt(np.outer(np.diag(one.nngp), np.diag(one.nngp)))  # entries may vanish by cancellation
+        assert np.max(np.abs(getattr(two, name) - getattr(one, name)) / scale) < 1e-14, name
+    X[450] = 0.0
+    with pytest.raises(InputError, match="row 450 of the points is zero"):
+        Kernel("tanh", FS, depth=2, sigma_b=0.0)(X, workers=2)

@@ -61,7 +61,7 @@ HERMITE_TABLE_TOL = 2.0**-44  # accepted interpolation error of a table, relativ
 _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per cell
 HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (48 MB with the two tails)
 _H_TABLES = {}  # (pair id, a, b) -> table, or None where none was accepted
-_H_COEFFICIENTS = {}  # (side, terms) -> rows filled, {sd bits: row}, coefficients, tails, residuals, E[f^2]
+_H_COEFFICIENTS = {}  # (side, terms) -> rows filled, {sd bits: row}, coefficients, tails, roots of R and E[f^2]
 HERMITE_EDGE_CACHE = 2**16  # means at rho = +-1 kept per pair
 _H_EDGES = {}  # pair -> {(sa bits, sb bits): E[f(sa Z) g(sb Z)]}
 _H_NODES = {}  # (grading depth, terms) -> positive nodes, weights, even and odd h_n at the nodes
@@ -113,43 +113,60 @@ def _hermite_functions(z, terms):
 
 
 def _hermite_coefficients(side, sd, terms=HERMITE_TERMS):
-    """(alpha, tail, tail_class, residual, energy, rows): the arrays of _hermite_coefficients_of(side, .,
+    """(alpha, tail, tail_class, root_r, root_e, rows): the arrays of _hermite_coefficients_of(side, .,
     terms) kept for the next calls (the columns of the next block of rows, the rows of a
-    symmetric kernel), and the row of each sd (> 0) in them.  Rows are computed once per value
-    and appended; the arrays are replaced, never changed in place where filled, so threads can
-    share them (one computes at a time); at most HERMITE_CACHE_SIZE coefficients are kept per
-    function and number of terms."""
+    symmetric kernel), and the row of each sd (> 0) in them.  Rows are computed once per value,
+    outside the lock (threads compute the rows of their own values at the same time), and added
+    under it (_hermite_stored); a store is never changed where a reader can see it, so reading
+    needs no lock.  At most HERMITE_CACHE_SIZE coefficients are kept per function and number
+    of terms."""
     sd = numpy.ascontiguousarray(sd, dtype=float)
     keys = sd.view(numpy.int64).tolist()  # bit patterns: a NaN finds itself
-    with _H_LOCK:
-        store = _H_COEFFICIENTS.get((side, terms))
-        missing = list(dict.fromkeys(k for k in keys if store is None or k not in store[1]))
-        if missing:
-            filled = 0 if store is None else store[0]
-            if store is None or (filled + len(missing)) * terms > HERMITE_CACHE_SIZE:
-                filled, slots, arrays, missing = 0, {}, None, list(dict.fromkeys(keys))
-            else:
-                slots, arrays = store[1], store[2:]
-            new = _hermite_coefficients_of(side, numpy.array(missing, dtype=numpy.int64).view(float), terms)
-            if arrays is None or filled + len(missing) > arrays[0].shape[0]:
-                size = max(min(2 * (filled + len(missing)), HERMITE_CACHE_SIZE // terms), filled + len(missing), 64)
-                grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in new)
-                for old, to in zip(arrays or (), grown):
-                    to[:filled] = old[:filled]
-                arrays = grown
-            for v, to in zip(new, arrays):
-                to[filled:filled + len(missing)] = v
-            slots.update((k, filled + i) for i, k in enumerate(missing))
-            store = _H_COEFFICIENTS[(side, terms)] = (filled + len(missing), slots, *arrays)
-        rows = numpy.array([store[1][k] for k in keys], dtype=numpy.intp)
+    store = seen = _H_COEFFICIENTS.get((side, terms))
+    missing = [k for k in dict.fromkeys(keys) if seen is None or k not in seen[1]]
+    if missing:
+        new = _hermite_coefficients_of(side, numpy.array(missing, dtype=numpy.int64).view(float), terms)
+        with _H_LOCK:
+            store = _H_COEFFICIENTS[(side, terms)] = _hermite_stored(_H_COEFFICIENTS.get((side, terms)), seen, keys,
+                                                                     missing, new, terms)
+    rows = numpy.array([store[1][k] for k in keys], dtype=numpy.intp)
     return (*store[2:], rows)
+
+
+def _hermite_stored(store, seen, keys, missing, new, terms):
+    """A store (rows filled, {sd bits: row}, arrays) with the rows of the call's values ``keys``:
+    the current ``store`` and the rows it lacks, those of ``missing`` from ``new``, the others
+    from ``seen`` (the store the call read: another thread may have started the store again
+    since); where they do not fit in HERMITE_CACHE_SIZE, a store of the call's values alone.
+    Rows are written beyond those filled, into arrays that only grow (replaced when full), and
+    the slots are a new dict: an older store reads what it always did."""
+    filled, slots, arrays = (0, {}, None) if store is None else (store[0], store[1], store[2:])
+    add = [k for k in dict.fromkeys(keys) if k not in slots]
+    if filled and (filled + len(add)) * terms > HERMITE_CACHE_SIZE:
+        filled, slots, arrays, add = 0, {}, None, list(dict.fromkeys(keys))
+    place = {k: n for n, k in enumerate(missing)}
+    fresh, kept = [k for k in add if k in place], [k for k in add if k not in place]
+    parts = [tuple(v[[place[k] for k in fresh]] for v in new)]
+    if kept:
+        parts.append(tuple(v[[seen[1][k] for k in kept]] for v in seen[2:]))
+    values = tuple(numpy.concatenate(p) for p in zip(*parts))
+    if arrays is None or filled + len(add) > arrays[0].shape[0]:
+        size = max(min(2 * (filled + len(add)), HERMITE_CACHE_SIZE // terms), filled + len(add), 64)
+        grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in values)
+        for old, to in zip(arrays or (), grown):
+            to[:filled] = old[:filled]
+        arrays = grown
+    for v, to in zip(values, arrays):
+        to[filled:filled + len(add)] = v
+    slots = {**slots, **{k: filled + i for i, k in enumerate(fresh + kept)}}
+    return (filled + len(add), slots, *arrays)
 
 
 def _hermite_coefficients_of(side, sd, terms):
     """Coefficients alpha[k, n] = E[fn(sd_k Z) h_n(Z)] (n < terms), their tails tail[k, n] = the root of
-    sum_{n<m<K} alpha[k, m]^2 and tail_class[k, n], the same over the m of n's parity only, the
-    residuals R and E[fn(sd_k Z)^2] for each sd_k > 0; rows whose coefficients are not finite or
-    break Parseval's identity get infinite tails.
+    sum_{n<m<K} alpha[k, m]^2 and tail_class[k, n], the same over the m of n's parity only, and
+    the roots of the residual R and of E[fn(sd_k Z)^2] for each sd_k > 0; rows whose coefficients
+    are not finite or break Parseval's identity get infinite tails.
     side = (fn, width, smooth, parity): ``width`` the smallest feature width of fn (its x
     scale), graded toward 0 by sd_k's own depth (so each row does not depend on the others);
     ``parity`` 1 or -1 where fn(-x) = fn(x) or -fn(x), else 0.  With f+- = fn(+-sd z) on the
@@ -163,14 +180,17 @@ def _hermite_coefficients_of(side, sd, terms):
             rows = depth == d
             z, w, h_even, h_odd = _hermite_nodes(int(d), terms)
             plus = fn(sd[rows][:, None] * z[None, :])
-            minus = parity * plus if parity else fn(-sd[rows][:, None] * z[None, :])
-            even = odd = 0.0  # the expansion's even and odd parts at the positive nodes
-            if parity != -1:
-                alpha[rows, 0::2] = ((plus + minus) * w) @ h_even
-                even = alpha[rows, 0::2] @ h_even.T
-            if parity != 1:
-                alpha[rows, 1::2] = ((plus - minus) * w) @ h_odd
-                odd = alpha[rows, 1::2] @ h_odd.T
+            if parity:  # f- = parity f+: one parity's coefficients, from f+ on the weights 2 w
+                h, w2 = (h_even if parity == 1 else h_odd), 2 * w
+                alpha[rows, (1 - parity) // 2::2] = coefficients = (plus * w2) @ h
+                rest = plus - coefficients @ h.T  # fn less its expansion
+                energy[rows], residual[rows] = (plus * plus) @ w2, (rest * rest) @ w2
+                continue
+            minus = fn(-sd[rows][:, None] * z[None, :])
+            alpha[rows, 0::2] = ((plus + minus) * w) @ h_even
+            even = alpha[rows, 0::2] @ h_even.T  # the expansion's even and odd parts at the positive nodes
+            alpha[rows, 1::2] = ((plus - minus) * w) @ h_odd
+            odd = alpha[rows, 1::2] @ h_odd.T
             energy[rows] = (plus * plus + minus * minus) @ w
             rest_plus, rest_minus = plus - even - odd, minus - even + odd  # fn less its expansion
             residual[rows] = (rest_plus * rest_plus + rest_minus * rest_minus) @ w
@@ -178,14 +198,14 @@ def _hermite_coefficients_of(side, sd, terms):
         suffix = numpy.cumsum(square[:, ::-1], axis=1)[:, ::-1]  # sum over m >= n
         parseval = energy - suffix[:, 0]
         bad = ~numpy.isfinite(parseval) | ~numpy.isfinite(residual) | (parseval < -1e-12 * energy)
-        residual = numpy.maximum(residual, (16 * numpy.finfo(float).eps) ** 2 * energy)
+        root_r = numpy.sqrt(numpy.maximum(residual, (16 * numpy.finfo(float).eps) ** 2 * energy))
         tail, tail_class = numpy.zeros((sd.size, terms)), numpy.zeros((sd.size, terms))
         tail[:, :-1] = numpy.sqrt(suffix[:, 1:])
         for start in (0, 1):  # sum over m >= n of n's parity, then over m > n
             suffix[:, start::2] = numpy.cumsum(square[:, start::2][:, ::-1], axis=1)[:, ::-1]
         tail_class[:, :-2] = numpy.sqrt(suffix[:, 2:])
     tail[bad] = tail_class[bad] = numpy.inf
-    return alpha, tail, tail_class, residual, energy
+    return alpha, tail, tail_class, root_r, numpy.sqrt(energy)
 
 
 def _hermite_power(x, k):
@@ -202,37 +222,37 @@ def _hermite_power(x, k):
 
 def _hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1):
     """Partial sums s = sum_{n<=N} rho^n alpha[i, n] beta[j, n] of the flat entries (i =
-    rows_a[ia], j = rows_b[ib]; side = (alpha, tail, residual, energy, rows) of
-    _hermite_coefficients, with the tail over all terms or over one parity's), over n = first, first + step, ... (step 2 where the parities of the
-    functions leave only the even or only the odd terms), each stopped at the first N with
+    rows_a[ia], j = rows_b[ib]; side = (alpha, tail, root_r, root_e, rows) of
+    _hermite_coefficients, with the tail over all terms or over one parity's), over n = first,
+    first + step, ... (step 2 where the parities of the functions leave only the even or only the
+    odd terms), each stopped at the first N with
 
-        |rho|^(N+1) tail_a[i, N] tail_b[j, N] + |rho|^K sqrt(R_a[i] R_b[j])
-            <= HERMITE_TOL max(|s|, HERMITE_FLOOR sqrt(E_a[i] E_b[j]));
+        |rho|^(N+1) tail_a[i, N] tail_b[j, N] + |rho|^K sqrt(R_a[i]) sqrt(R_b[j])
+            <= HERMITE_TOL max(|s|, HERMITE_FLOOR sqrt(E_a[i]) sqrt(E_b[j]));
 
     returns (s, done), done False where no N met the bound."""
-    alpha, tail_a, residual_a, energy_a, rows_a = side_a
-    beta, tail_b, residual_b, energy_b, rows_b = side_b
+    alpha, tail_a, root_ra, root_ea, rows_a = side_a
+    beta, tail_b, root_rb, root_eb, rows_b = side_b
     i, j = rows_a[ia], rows_b[ib]
     with numpy.errstate(invalid="ignore", under="ignore"):
-        far = _hermite_power(numpy.abs(rho), alpha.shape[1]) * numpy.sqrt(residual_a[i] * residual_b[j])
-        fl = HERMITE_FLOOR * numpy.sqrt(energy_a[i] * energy_b[j])
+        far = _hermite_power(numpy.abs(rho), alpha.shape[1]) * (root_ra[i] * root_rb[j])
+        fl = HERMITE_FLOOR * (root_ea[i] * root_eb[j])
     out = numpy.zeros(rho.size)
     done = numpy.zeros(rho.size, dtype=bool)
     active = numpy.arange(rho.size)
     s, r = numpy.zeros(rho.size), rho
+    rr = r * r if step == 2 else r  # rho^step: one product per term on the powers' chain
     power = numpy.ones(rho.size) if first == 0 else rho.copy()
     for n in range(first, alpha.shape[1], step):
         s += alpha[i, n] * beta[j, n] * power
-        power *= r
-        bound = numpy.abs(power) * (tail_a[i, n] * tail_b[j, n]) + far
-        if step == 2:
-            power *= r
+        bound = numpy.abs(power * r) * (tail_a[i, n] * tail_b[j, n]) + far
+        power *= rr
         stop = bound <= HERMITE_TOL * numpy.maximum(numpy.abs(s), fl)
         if stop.any():
             out[active[stop]] = s[stop]
             done[active[stop]] = True
             keep = ~stop
-            active, s, power, i, j, r, far, fl = (v[keep] for v in (active, s, power, i, j, r, far, fl))
+            active, s, power, i, j, r, rr, far, fl = (v[keep] for v in (active, s, power, i, j, r, rr, far, fl))
             if active.size == 0:
                 break
     return out, done

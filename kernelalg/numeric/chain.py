@@ -86,6 +86,13 @@ def run_blocks(block, items, workers: int) -> None:
             block(item)
 
 
+def _chunks(n: int, workers: int, least: int = 256) -> list[slice]:
+    """n rows in ``workers`` contiguous chunks of about equal size, at least ``least`` rows each
+    (one chunk for fewer rows)."""
+    bounds = np.linspace(0, n, max(1, min(workers, n // least)) + 1).astype(int)
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
 @cache
 def _blas() -> ThreadpoolController:
     """The BLAS libraries loaded in this process (found once)."""
@@ -126,8 +133,23 @@ class Chain:
             c += self.sigma_b**2
         return c
 
-    def _variances(self, X: np.ndarray) -> list[np.ndarray]:
-        """Diagonal S_l(x, x) for l = 1..L+1, each positive and finite."""
+    def _variances(self, X: np.ndarray, workers: int = 1) -> list[np.ndarray]:
+        """Diagonal S_l(x, x) for l = 1..L+1, each positive and finite; in chunks of rows on
+        ``workers`` threads where there are enough rows (what the maps keep per variance is then
+        computed on all cores)."""
+        chunks = _chunks(X.shape[0], workers)
+        if len(chunks) == 1:
+            return self._diagonal(X)
+        parts = [None] * len(chunks)
+
+        def chunk(k: int) -> None:
+            parts[k] = self._diagonal(X[chunks[k]], chunks[k].start)
+
+        run_blocks(chunk, range(len(chunks)), workers)
+        return [np.concatenate(layer) for layer in zip(*parts)]
+
+    def _diagonal(self, X: np.ndarray, first: int = 0) -> list[np.ndarray]:
+        """_variances of the rows X (the first of them row ``first`` of the points)."""
         with np.errstate(over="ignore", under="ignore"):
             s = self.sigma_w**2 * np.einsum("ij,ij->i", X, X) / X.shape[1] + self.sigma_b**2
         out = [s]
@@ -136,9 +158,9 @@ class Chain:
             if bad.any():
                 i = int(np.argmax(bad))
                 if layer == 0 and not np.any(X[i]):
-                    raise InputError(f"row {i} of the points is zero and sigma_b = 0: its pre-activations have "
+                    raise InputError(f"row {first + i} of the points is zero and sigma_b = 0: its pre-activations have "
                                      "variance 0, where the kernel is undefined; use sigma_b > 0 or drop the row")
-                raise NumericalError(f"the variance S{layer + 1}(x, x) of row {i} is {s[i]:g} (it must be positive "
+                raise NumericalError(f"the variance S{layer + 1}(x, x) of row {first + i} is {s[i]:g} (it must be positive "
                                      f"and finite): the input norm {np.linalg.norm(X[i]):g} is out of range")
             if layer < len(self.steps):
                 step = self.steps[layer]
@@ -283,8 +305,8 @@ class Chain:
         check_count("block_rows", block_rows)
         N, M = X.shape[0], Y.shape[0]
         check_memory((N, M), outputs)
-        va = self._variances(X)
-        vb = va if Y is X else self._variances(Y)
+        va = self._variances(X, workers)
+        vb = va if Y is X else self._variances(Y, workers)
         result = {name: np.empty((N, M)) for name in outputs}
         if Y is X:  # upper triangle, in bands of about BLOCK_ELEMENTS entries
             bounds, start = [], 0
@@ -309,21 +331,27 @@ class Chain:
 
             finish = []
         if workers > 1 and len(bounds) > 1:
-            self._prepare([va] if Y is X else [va, vb], outputs)
+            self._prepare([va] if Y is X else [va, vb], outputs, workers)
         run_blocks(block, bounds, workers)
         run_blocks(lambda task: task(), finish, workers)
         return KernelResult(**result)
 
-    def _prepare(self, variances: list[list[np.ndarray]], outputs: tuple[str, ...]) -> None:
+    def _prepare(self, variances: list[list[np.ndarray]], outputs: tuple[str, ...], workers: int) -> None:
         """Evaluate the maps the blocks use once on the diagonal c = a = b of each list of layer
-        variances, here, before the blocks run on worker threads: what the generated maps keep
-        per variance (the coefficients of a Hermite series) is then computed in one call for all
-        of the variances, not block by block in the workers, where the BLAS threads of its matrix
-        products would compete with them.  The values are not used.  (A single block or thread
-        gains nothing from it, and a few rows against many points would pay for them twice.)"""
+        variances, before the blocks run: what the generated maps keep per variance (the
+        coefficients of a Hermite series) is then computed for all of the variances in a few
+        calls, one per chunk of rows on each of the ``workers`` threads, not block by block, where
+        each block waits for the first to compute the columns' coefficients.  The values are not
+        used.  (A single block or thread gains nothing from it, and a few rows against many points
+        would pay for them twice.)"""
         image = "sgntk" in outputs and not self._sg_symmetric
-        for va in variances:
+
+        def chunk(task: tuple[list[np.ndarray], slice]) -> None:
+            va, rows = task
+            va = [v[rows] for v in va]
             self._recursion(va[0].copy(), va, va, outputs, image=image)
+
+        run_blocks(chunk, [(va, rows) for va in variances for rows in _chunks(va[0].size, workers)], workers)
 
     def rows(self, X_rows: np.ndarray, Y: np.ndarray, start: int | None = None,
              outputs: tuple[str, ...] = OUTPUTS) -> KernelResult:

@@ -187,24 +187,25 @@ def _hermite_theta_loop(coef, rho, cells, out):
         out[e] = coef[cell, 0] + t * b1 - b2
 
 
-def _hermite_sum_loop(alpha, tail_a, residual_a, energy_a, rows_a, beta, tail_b, residual_b, energy_b, rows_b,
+def _hermite_sum_loop(alpha, tail_a, root_ra, root_ea, rows_a, beta, tail_b, root_rb, root_eb, rows_b,
                       ia, ib, rho, first, step, tol, floor, out, done):
     """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same operations in
-    the same order, so the same results; unsigned indices: no negative-index wraparound)."""
+    the same order, so the same results; unsigned indices: no negative-index wraparound).  The
+    bound's far part is added only where the near part alone meets the limit: the same test, as
+    it is not negative, without waiting for |rho|^K at every term."""
     terms = alpha.shape[1]
     for e in range(rho.size):
         i, j, r = numba.uint64(rows_a[ia[e]]), numba.uint64(rows_b[ib[e]]), rho[e]
-        far = _hermite_power(abs(r), terms) * math.sqrt(residual_a[i] * residual_b[j])
-        fl = floor * math.sqrt(energy_a[i] * energy_b[j])
-        s, power = 0.0, (1.0 if first == 0 else r)
+        far = _hermite_power(abs(r), terms) * (root_ra[i] * root_rb[j])
+        fl = floor * (root_ea[i] * root_eb[j])
+        s, power, rr = 0.0, (1.0 if first == 0 else r), (r * r if step == 2 else r)
         for k in range(first, terms, step):
             n = numba.uint64(k)
             s += alpha[i, n] * beta[j, n] * power
-            power *= r
-            bound = abs(power) * (tail_a[i, n] * tail_b[j, n]) + far
-            if step == 2:
-                power *= r
-            if bound <= tol * max(abs(s), fl):
+            near = abs(power * r) * (tail_a[i, n] * tail_b[j, n])
+            power *= rr
+            limit = tol * max(abs(s), fl)
+            if near <= limit and near + far <= limit:
                 out[e] = s
                 done[e] = True
                 break
