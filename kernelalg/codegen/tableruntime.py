@@ -19,12 +19,13 @@ def _unpack(text, shape):
 
 
 def _chebyshev(coef, t):
-    """sum_k coef[..., k] T_k(t) by Clenshaw's recurrence (the degree is coef's last axis)."""
+    """sum_k coef[..., k] T_k(t) by Clenshaw's recurrence (the degree is coef's last axis), each
+    step as (c_k - b_{k+2}) + 2t b_{k+1}: only the product and the sum wait for b_{k+1}."""
     b1 = numpy.zeros(numpy.shape(t))
     b2 = numpy.zeros(numpy.shape(t))
     for k in range(coef.shape[-1] - 1, 0, -1):
-        b1, b2 = coef[..., k] + 2 * t * b1 - b2, b1
-    return coef[..., 0] + t * b1 - b2
+        b1, b2 = (coef[..., k] - b2) + 2 * t * b1, b1
+    return (coef[..., 0] - b2) + t * b1
 
 
 def _table1(table, v):

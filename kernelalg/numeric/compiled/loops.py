@@ -16,6 +16,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from kernelalg.codegen import hermiteruntime, runtime
 
@@ -128,9 +131,28 @@ def det_sum_value(a, b, c, k, p, q, r):
     return k * det2_value(a, b, c) + (u + q * b)
 
 
+@intrinsic
+def _bits(typingctx, x):
+    """The bits of a float64 as an int64."""
+    return types.int64(types.float64), lambda context, builder, signature, args: builder.bitcast(args[0], ir.IntType(64))
+
+
+@intrinsic
+def _from_bits(typingctx, n):
+    """The float64 with the bits of an int64."""
+    return types.float64(types.int64), lambda context, builder, signature, args: builder.bitcast(args[0], ir.DoubleType())
+
+
 def _cell(x, e_lo, split, cells):
-    """Cell index and series variable t of V = x (see tableruntime._table1)."""
-    mantissa, e = math.frexp(x)
+    """Cell index and series variable t of V = x (see tableruntime._table1); frexp's mantissa
+    and exponent read off the bits of a normal x (frexp itself, a library call, took most of
+    the time of a table's value), frexp for the others."""
+    bits = _bits(x)
+    field = (bits >> 52) & 0x7FF
+    if 0 < field < 0x7FF:
+        mantissa, e = _from_bits((bits & ~0x7FF0000000000000) | 0x3FE0000000000000), field - 1022
+    else:
+        mantissa, e = math.frexp(x)
     s = min(int((mantissa - 0.5) * (2 * split)), split - 1)
     return min(max((e - e_lo) * split + s, 0), cells - 1), 4.0 * split * mantissa - 2.0 * split - 2.0 * s - 1.0
 
@@ -146,7 +168,8 @@ def _finish(x, y, log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi):
 
 def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi):
     """Clenshaw's recurrence for four elements at a time (independent chains, which the CPU
-    overlaps: the recurrence of one element is a chain of dependent multiply-adds)."""
+    overlaps: the recurrence of one element is a chain of dependent multiply-adds), each step
+    (c_k - b_{k+2}) + 2t b_{k+1} as tableruntime._chebyshev: the subtraction is off the chain."""
     cells, m = coef.shape  # cells, degree + 1
     size = v.size
     j = 0
@@ -156,21 +179,22 @@ def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p
         i1, t1 = _cell(v[j + 1], e_lo, split, cells) if lanes > 1 else (i0, t0)
         i2, t2 = _cell(v[j + 2], e_lo, split, cells) if lanes > 2 else (i0, t0)
         i3, t3 = _cell(v[j + 3], e_lo, split, cells) if lanes > 3 else (i0, t0)
+        u0, u1, u2, u3 = 2.0 * t0, 2.0 * t1, 2.0 * t2, 2.0 * t3
         a0 = a1 = a2 = a3 = 0.0
         b0 = b1 = b2 = b3 = 0.0
         for k in range(m - 1, 0, -1):
-            a0, b0 = coef[i0, k] + 2.0 * t0 * a0 - b0, a0
-            a1, b1 = coef[i1, k] + 2.0 * t1 * a1 - b1, a1
-            a2, b2 = coef[i2, k] + 2.0 * t2 * a2 - b2, a2
-            a3, b3 = coef[i3, k] + 2.0 * t3 * a3 - b3, a3
+            a0, b0 = (coef[i0, k] - b0) + u0 * a0, a0
+            a1, b1 = (coef[i1, k] - b1) + u1 * a1, a1
+            a2, b2 = (coef[i2, k] - b2) + u2 * a2, a2
+            a3, b3 = (coef[i3, k] - b3) + u3 * a3, a3
         ends = (log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi)
-        out[j] = _finish(v[j], coef[i0, 0] + t0 * a0 - b0, *ends)
+        out[j] = _finish(v[j], (coef[i0, 0] - b0) + t0 * a0, *ends)
         if lanes > 1:
-            out[j + 1] = _finish(v[j + 1], coef[i1, 0] + t1 * a1 - b1, *ends)
+            out[j + 1] = _finish(v[j + 1], (coef[i1, 0] - b1) + t1 * a1, *ends)
         if lanes > 2:
-            out[j + 2] = _finish(v[j + 2], coef[i2, 0] + t2 * a2 - b2, *ends)
+            out[j + 2] = _finish(v[j + 2], (coef[i2, 0] - b2) + t2 * a2, *ends)
         if lanes > 3:
-            out[j + 3] = _finish(v[j + 3], coef[i3, 0] + t3 * a3 - b3, *ends)
+            out[j + 3] = _finish(v[j + 3], (coef[i3, 0] - b3) + t3 * a3, *ends)
         j += lanes
 
 
