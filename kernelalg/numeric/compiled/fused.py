@@ -173,14 +173,16 @@ def _row_loops(name: str, count: int, marked: bool, args: str) -> str:
 
 
 def _blocks(a, b, c) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, ...]]:
-    """(a, b, c) as contiguous 2-D float arrays for the kernels (a column and a row against a
-    block as they are, else all three broadcast and flattened into one row), and the shape of
-    the result."""
+    """(a, b, c) as contiguous, writable 2-D float arrays for the kernels (a column and a row
+    against a block as they are, else all three broadcast and flattened into one row), and the
+    shape of the result.  Writable: Numba types a read-only array (a broadcast view, an array
+    marked so) differently, and would compile each kernel again for it (seconds)."""
     a, b, c = (np.asarray(v, dtype=float) for v in (a, b, c))
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
-    if len(shape) == 2 and a.shape == (shape[0], 1) and b.shape == (1, shape[1]) and c.shape == shape:
-        return tuple(np.ascontiguousarray(v) for v in (a, b, c)), shape
-    return tuple(np.ascontiguousarray(np.broadcast_to(v, shape)).reshape(1, -1) for v in (a, b, c)), shape
+    if not (len(shape) == 2 and a.shape == (shape[0], 1) and b.shape == (1, shape[1]) and c.shape == shape):
+        a, b, c = (v if v.shape == shape else np.broadcast_to(v, shape) for v in (a, b, c))
+        a, b, c = (v.reshape(1, -1) for v in (a, b, c))
+    return tuple(np.require(v, requirements=("C", "W")) for v in (a, b, c)), shape
 
 
 @dataclass(frozen=True)
