@@ -17,8 +17,8 @@ a pow in the loop keeps the compiler from vectorising it.  For the same reason a
 evaluated only at the entries that need it (:func:`_marked`).
 
 The compiled text is stored in the cache (kind ``fused``) so that Numba caches its machine code
-next to it: a formula is compiled on its first call on FUSED_MIN entries or more (about a
-second), later processes load it.  Smaller calls keep NumPy: they gain little, and a kernel of a
+next to it: a formula is compiled on its first call on FUSED_MIN entries or more (1-5 s per
+joint function), later processes load it.  Smaller calls keep NumPy: they gain little, and a kernel of a
 few hundred points should not wait for a compiler.
 """
 
