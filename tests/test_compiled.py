@@ -8,6 +8,7 @@ snntorch.fast_sigmoid (superspike(k=25), also used by other tests); the other pa
 
 from __future__ import annotations
 
+import ast
 from functools import cache
 from types import FunctionType, ModuleType
 
@@ -130,8 +131,9 @@ def test_deep_kernels_of_fallback_pairs_against_the_mpmath_recursion(psi, depth)
     assert np.max(np.abs(got.sgntk - I) / np.abs(I)) < 1e-10
 
 
-#: Pairs whose closed-form formulas the library compiles into one pass (kernelalg.numeric.compiled.fused).
-FUSED = [("relu", None), ("sign", "gaussian"), ("erf", None)]
+#: Pairs whose formulas the library compiles into one pass (kernelalg.numeric.compiled.fused): closed
+#: forms, and sign with fast_sigmoid, whose sg reads a table.
+FUSED = [("relu", None), ("sign", "gaussian"), ("erf", None), ("sign", "snntorch.fast_sigmoid")]
 
 
 @cache
@@ -151,15 +153,15 @@ def test_fused_formulas_equal_the_numpy_formulas_bit_for_bit(phi, psi, log10v, r
     """The joint functions' formulas are compiled, and give NumPy's values bit for bit, on a block (column of variances
     against a row) and on broadcast, flat and scalar arguments: at interior, near-edge (1 - |rho|
     down to 1e-17, where _det2 restores the products' errors and relu's series takes over) and
-    edge covariances, at variances 1e-8 .. 1e8."""
+    edge covariances, at variances 1e-8 .. 1e8, also equal ones (where a formula with tables takes
+    sg with a and b exchanged from sg)."""
     numpy_formulas = _numpy_module(phi, psi)
     library = layer_maps(phi, psi).module
     names = [name for name, value in vars(library).items() if isinstance(value, Fused)]
     assert set(names) == {"_formula_nngp_sg", "_formula_nngp_sg_ntk", "_formula_nngp_sg_sg_swapped"}
     a = 10.0 ** np.array(log10v)[:, None]
-    b = a[::-1].T * 3.0
     r = np.concatenate([rho, np.copysign(1 - 10.0**log10gap, rho), [1.0, -1.0, 0.0]])
-    b = np.resize(b, (1, r.size))
+    b = np.resize(np.concatenate([a[::-1].T * 3.0, a.T], axis=1), (1, r.size))
     c = r * np.sqrt(a) * np.sqrt(b)
     A, B, C = np.broadcast_arrays(a, b, c)
     with pytest.MonkeyPatch.context() as patch, np.errstate(all="ignore"):
@@ -172,6 +174,21 @@ def test_fused_formulas_equal_the_numpy_formulas_bit_for_bit(phi, psi, log10v, r
                 for g, w in zip(got, want):
                     assert g.shape == np.shape(w) and np.array_equal(g, w, equal_nan=True), (name, args)
             assert len(getattr(library, name).kernel.signatures) == 1  # read-only views compiled no other kernel
+
+
+def test_formulas_split_at_their_tables():
+    """A formula whose tables are statements of their own is split into the tables' arguments and
+    the rest; a table inside an expression, or one whose argument needs another table's value,
+    keeps the formula in NumPy."""
+    split = fused._staged(ast.parse("def f(a, b, c):\n    t = a*b - c\n    m0 = _table1(_TABLE_0, t/a)\n"
+                                    "    u = m0*2\n    m1 = _table1(_TABLE_0, t/b)\n    return u, m1*t").body[0])
+    assert ast.unparse(split.arguments).splitlines()[1:] == ["    t = a * b - c", "    return (t / a, t / b)"]
+    assert ast.unparse(split.formula).splitlines() == ["def f(a, b, c, m0, m1):", "    t = a * b - c", "    u = m0 * 2",
+                                                       "    return (u, m1 * t)"]
+    assert split.tables == ("_TABLE_0", "_TABLE_0")
+    for text in ("def f(a, b, c):\n    return 2*_table1(_TABLE_0, a),",
+                 "def f(a, b, c):\n    m0 = _table1(_TABLE_0, a)\n    m1 = _table1(_TABLE_1, m0*b)\n    return m0, m1"):
+        assert fused._staged(ast.parse(text).body[0]) is None
 
 
 def test_calls_below_fused_min_entries_keep_numpy():

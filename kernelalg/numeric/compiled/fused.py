@@ -42,6 +42,7 @@ HELPERS = {"_det2": "det2_value", "_det_sum": "det_sum_value", "_angle": "angle_
 _IMPORTS = {**HELPERS, "_near_edge_marked": "near_edge_marked"}
 NUMPY_NAMES = {"sqrt", "pi"}
 SERIES = "_edge_series_"
+TABLE = "_table1"
 FUSED_MIN = 1 << 14  # entries from which a call runs the compiled pass (a 128 x 128 block)
 _NODES = (ast.FunctionDef, ast.arguments, ast.arg, ast.Expr, ast.Constant, ast.Assign, ast.Return, ast.Tuple,
           ast.Name, ast.Load, ast.Store, ast.BinOp, ast.UnaryOp, ast.Call, ast.Attribute, ast.Add, ast.Sub,
@@ -52,6 +53,7 @@ import numba
 import numpy
 
 from kernelalg.numeric.compiled.loops import {imports}
+from kernelalg.numeric.compiled.loops import table1_again, table1_row
 
 _scalar = numba.njit(inline="always", error_model="numpy")
 '''
@@ -65,7 +67,18 @@ def _kernel{name}(a, b, c, {outs}):
 {outer}    else:
         for i in range(c.shape[0]):
 {general}'''
+_KERNEL_ROWS = '''
+@numba.njit(cache=CACHE, nogil=True, error_model="numpy")
+def _kernel{name}(a, b, c, {outs}, {tables}):
+    """{name} at every entry by rows: the tables' arguments, the tables, the formula (as _KERNEL)."""
+{buffers}    if a.shape[1] == 1 and b.shape[0] == 1:
+        for i in range(c.shape[0]):
+            ai = a[i, 0]
+{outer}    else:
+        for i in range(c.shape[0]):
+{general}'''
 MARKED = "_marked"  # prefix of a formula's variant with NaN in place of its edge series
+ARGUMENTS = "_arguments"  # prefix of the part of a formula with tables that computes their arguments
 
 
 class _FloatPowers(ast.NodeTransformer):
@@ -103,17 +116,68 @@ def _compilable(tree: ast.FunctionDef | None, allowed: set[str]) -> bool:
             and {n.id for n in nodes if isinstance(n, ast.Name)} - local <= allowed)
 
 
-def _fusable(module: ModuleType) -> dict[str, ast.FunctionDef]:
-    """The module's formulas of joint functions and edge series that can be compiled, by name (a
-    formula only with every series it calls)."""
+@dataclass(frozen=True)
+class _Staged:
+    """A formula split at its tables: ``arguments(a, b, c)`` returns the tables' arguments, in the
+    order of ``tables`` (their names, one per call); ``formula(a, b, c, mean0, ...)`` the rest,
+    given the tables' values.  Without tables, arguments is None and formula is the formula."""
+
+    arguments: ast.FunctionDef | None
+    formula: ast.FunctionDef
+    tables: tuple[str, ...]
+
+
+def _staged(tree: ast.FunctionDef | None) -> _Staged | None:
+    """The formula split at its table calls, each of which must be a statement ``name =
+    _table1(_TABLE_k, argument)`` whose argument does not depend on any table's value (None if
+    one is not)."""
+    if tree is None:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == TABLE]
+    staged = [s for s in tree.body if isinstance(s, ast.Assign) and isinstance(s.value, ast.Call) and s.value in calls]
+    if not calls:
+        return _Staged(None, tree, ())
+    if len(staged) != len(calls):
+        return None
+    tainted: set[str] = set()  # names that depend on a table's value
+    plain = []
+    for statement in tree.body:
+        names = {n.id for n in ast.walk(statement.value) if isinstance(n, ast.Name)} if hasattr(statement, "value") else set()
+        targets = {n.id for t in getattr(statement, "targets", ()) for n in ast.walk(t) if isinstance(n, ast.Name)}
+        if statement in staged:
+            call = statement.value
+            if (len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name) or len(call.args) != 2
+                    or call.keywords or not isinstance(call.args[0], ast.Name) or names & tainted):
+                return None
+            tainted.add(statement.targets[0].id)
+        elif names & tainted:
+            tainted |= targets
+        elif isinstance(statement, ast.Assign):
+            plain.append(statement)
+    arguments = ast.FunctionDef(ARGUMENTS + tree.name, tree.args,
+                                [*plain, ast.Return(ast.Tuple([s.value.args[1] for s in staged], ast.Load()))], [])
+    means = [ast.arg(s.targets[0].id) for s in staged]
+    formula = ast.FunctionDef(tree.name, ast.arguments([], [*tree.args.args, *means], None, [], [], None, []),
+                              [s for s in tree.body if s not in staged], [])
+    arguments, formula = (ast.parse(ast.unparse(ast.fix_missing_locations(f))).body[0] for f in (arguments, formula))
+    return _Staged(arguments, formula, tuple(s.value.args[0].id for s in staged))
+
+
+def _fusable(module: ModuleType) -> tuple[dict[str, ast.FunctionDef], dict[str, _Staged]]:
+    """The module's edge series and formulas of joint functions that can be compiled, by name (a
+    formula only with every series it calls), the formulas split at their tables."""
     single = {f"_formula_{name}" for name in getattr(module, "MAPS", ())}
     trees = {name: _tree(fn) for name, fn in vars(module).items()
              if name.startswith(("_formula_", SERIES)) and name not in single and inspect.isfunction(fn)}
     allowed = {"numpy", *HELPERS}
-    series = {name for name, tree in trees.items() if name.startswith(SERIES) and _compilable(tree, allowed)}
-    formulas = {name for name, tree in trees.items()
-                if name.startswith("_formula_") and _compilable(tree, allowed | series)}
-    return {name: trees[name] for name in series | formulas}
+    series = {name: tree for name, tree in trees.items() if name.startswith(SERIES) and _compilable(tree, allowed)}
+    formulas = {}
+    for name, tree in trees.items():
+        staged = _staged(tree) if name.startswith("_formula_") else None
+        if staged is not None and all(_compilable(part, allowed | set(series))
+                                      for part in (staged.arguments or staged.formula, staged.formula)):
+            formulas[name] = staged
+    return series, formulas
 
 
 def _outputs(tree: ast.FunctionDef) -> int:
@@ -122,25 +186,60 @@ def _outputs(tree: ast.FunctionDef) -> int:
     return len(ret.value.elts)
 
 
-def fused_source(module: ModuleType) -> tuple[str, dict[str, int]] | None:
-    """The compiled text of the module's fusable formulas and their number of outputs, by name
-    (None when there are none)."""
-    trees = _fusable(module)
-    formulas = {name: _outputs(tree) for name, tree in trees.items() if name.startswith("_formula_")}
+def _scalar(tree: ast.FunctionDef) -> str:
+    return "\n@_scalar\n" + ast.unparse(_FloatPowers().visit(tree)) + "\n"
+
+
+def fused_source(module: ModuleType) -> tuple[str, dict[str, tuple[int, tuple[str, ...]]]] | None:
+    """The compiled text of the module's fusable formulas, and their number of outputs and the
+    tables each kernel takes (their names, in order), by name (None when there are none)."""
+    series, formulas = _fusable(module)
     if not formulas:
         return None
     imports = ", ".join(f"{value} as {name}" for name, value in _IMPORTS.items())
     parts = [_HEADER.format(module=module.__name__, imports=imports)]
-    for name in sorted(trees):
-        parts.append("\n@_scalar\n" + ast.unparse(_FloatPowers().visit(trees[name])) + "\n")
-    for name, count in sorted(formulas.items()):
-        marked = _marked(trees[name])
+    parts += [_scalar(series[name]) for name in sorted(series)]
+    made = {}
+    for name, staged in sorted(formulas.items()):
+        count, tables = _outputs(staged.formula), tuple(dict.fromkeys(staged.tables))
+        parts += [_scalar(staged.formula)] + ([] if staged.arguments is None else [_scalar(staged.arguments)])
+        marked = _marked(staged.formula)
         if marked is not None:
-            parts.append("\n@_scalar\n" + ast.unparse(_FloatPowers().visit(marked)) + "\n")
-        rows = {key: _row_loops(name, count, marked is not None, args)
+            parts.append(_scalar(marked))
+        means = "".join(f", mean{k}[j]" for k in range(len(staged.tables)))
+        rows = {key: _row_loops(name, count, marked is not None, args + means, _table_rows(name, staged, args))
                 for key, args in (("outer", "ai, b[0, j], c[i, j]"), ("general", "a[i, j], b[i, j], c[i, j]"))}
-        parts.append(_KERNEL.format(name=name, outs=", ".join(f"out{k}" for k in range(count)), **rows))
-    return "".join(parts), formulas
+        outs = ", ".join(f"out{k}" for k in range(count))
+        if staged.arguments is None:
+            parts.append(_KERNEL.format(name=name, outs=outs, **rows))
+        else:
+            width = [v for k in range(len(staged.tables)) for v in (f"arg{k}", f"mean{k}")]
+            buffers = "".join(f"    {v} = numpy.empty(c.shape[1])\n" for v in [*width, "spare_in", "spare_out"])
+            buffers += "    spare_index = numpy.empty(c.shape[1], numpy.intp)\n"
+            parts.append(_KERNEL_ROWS.format(name=name, outs=outs, tables=", ".join(f"table{k}" for k in range(len(tables))),
+                                             buffers=buffers, **rows))
+        made[name] = (count, tables)
+    return "".join(parts), made
+
+
+def _table_rows(name: str, staged: _Staged, args: str) -> str:
+    """The lines of a kernel with tables that compute row i's table values: their arguments in one
+    loop, each table in the compiled four-lane loop (a repeated table only where its argument
+    differs from the first call's)."""
+    if staged.arguments is None:
+        return ""
+    count = len(staged.tables)
+    targets = ", ".join(f"arg{k}[j]" for k in range(count)) + ","
+    lines = [f"            for j in range(c.shape[1]):\n                {targets} = {ARGUMENTS}{name}({args})\n"]
+    order = list(dict.fromkeys(staged.tables))
+    for k, table in enumerate(staged.tables):
+        first = staged.tables.index(table)
+        if first == k:
+            lines.append(f"            table1_row(arg{k}, mean{k}, table{order.index(table)})\n")
+        else:
+            lines.append(f"            table1_again(arg{k}, mean{k}, arg{first}, mean{first}, spare_in, spare_out, "
+                         f"spare_index, table{order.index(table)})\n")
+    return "".join(lines)
 
 
 def _marked(tree: ast.FunctionDef) -> ast.FunctionDef | None:
@@ -160,15 +259,16 @@ def _marked(tree: ast.FunctionDef) -> ast.FunctionDef | None:
     return tree
 
 
-def _row_loops(name: str, count: int, marked: bool, args: str) -> str:
-    """The loops of a kernel over row i: the formula at each entry, or its marked variant and then
-    the formula at the entries that came out NaN."""
+def _row_loops(name: str, count: int, marked: bool, args: str, tables: str) -> str:
+    """The loops of a kernel over row i: the lines that compute its tables' values, then the
+    formula at each entry, or its marked variant and then the formula at the entries that came out
+    NaN."""
     targets = ", ".join(f"out{k}[i, j]" for k in range(count)) + ","
     loop = "            for j in range(c.shape[1]):\n"
     if not marked:
-        return f"{loop}                {targets} = {name}({args})\n"
+        return f"{tables}{loop}                {targets} = {name}({args})\n"
     nan = " or ".join(f"out{k}[i, j] != out{k}[i, j]" for k in range(count))
-    return (f"{loop}                {targets} = {MARKED}{name}({args})\n"
+    return (f"{tables}{loop}                {targets} = {MARKED}{name}({args})\n"
             f"{loop}                if {nan}:\n                    {targets} = {name}({args})\n")
 
 
@@ -193,13 +293,14 @@ class Fused:
     kernel: Callable
     outputs: int
     numpy: Callable
+    tables: tuple = ()  # the tables the kernel reads, as loops.table1_row takes them
 
     def __call__(self, a, b, c) -> tuple[np.ndarray, ...]:
         if np.broadcast(a, b, c).size < FUSED_MIN:
             return self.numpy(a, b, c)
         (a, b, c), shape = _blocks(a, b, c)
         outs = tuple(np.empty(c.shape) for _ in range(self.outputs))
-        self.kernel(a, b, c, *outs)
+        self.kernel(a, b, c, *outs, *self.tables)
         return tuple(out.reshape(shape) for out in outs)
 
 
@@ -220,5 +321,13 @@ def fused_formulas(module: ModuleType) -> dict[str, Fused]:
         compiled.__file__, compiled.CACHE = str(path) if path else f"<{name}>", path is not None
         exec(compile(text, compiled.__file__, "exec"), compiled.__dict__)  # noqa: S102 (our own generated code)
         sys.modules[name] = compiled
-    return {name: Fused(getattr(compiled, f"_kernel{name}"), count, getattr(module, name))
-            for name, count in formulas.items()}
+    return {name: Fused(getattr(compiled, f"_kernel{name}"), count, getattr(module, name),
+                        tuple(_table_argument(getattr(module, table)) for table in tables))
+            for name, (count, tables) in formulas.items()}
+
+
+def _table_argument(table: tuple) -> tuple:
+    """A generated module's table (e_lo, split, coefficients, log, ends) with the types the kernels
+    are compiled for."""
+    e_lo, split, coef, log, ends = table
+    return int(e_lo), int(split), np.ascontiguousarray(coef, dtype=float), bool(log), tuple(float(v) for v in ends)

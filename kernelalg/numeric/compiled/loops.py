@@ -169,8 +169,11 @@ def _finish(x, y, log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi):
 def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi):
     """Clenshaw's recurrence for four elements at a time (independent chains, which the CPU
     overlaps: the recurrence of one element is a chain of dependent multiply-adds), each step
-    (c_k - b_{k+2}) + 2t b_{k+1} as tableruntime._chebyshev: the subtraction is off the chain."""
+    (c_k - b_{k+2}) + 2t b_{k+1} as tableruntime._chebyshev: the subtraction is off the chain.
+    The coefficients are read from the flat (C-contiguous) array at unsigned offsets (no
+    negative-index wraparound to test)."""
     cells, m = coef.shape  # cells, degree + 1
+    flat = coef.reshape(-1)
     size = v.size
     j = 0
     while j < size:
@@ -179,22 +182,24 @@ def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p
         i1, t1 = _cell(v[j + 1], e_lo, split, cells) if lanes > 1 else (i0, t0)
         i2, t2 = _cell(v[j + 2], e_lo, split, cells) if lanes > 2 else (i0, t0)
         i3, t3 = _cell(v[j + 3], e_lo, split, cells) if lanes > 3 else (i0, t0)
+        o0, o1, o2, o3 = numba.uint64(i0 * m), numba.uint64(i1 * m), numba.uint64(i2 * m), numba.uint64(i3 * m)
         u0, u1, u2, u3 = 2.0 * t0, 2.0 * t1, 2.0 * t2, 2.0 * t3
         a0 = a1 = a2 = a3 = 0.0
         b0 = b1 = b2 = b3 = 0.0
-        for k in range(m - 1, 0, -1):
-            a0, b0 = (coef[i0, k] - b0) + u0 * a0, a0
-            a1, b1 = (coef[i1, k] - b1) + u1 * a1, a1
-            a2, b2 = (coef[i2, k] - b2) + u2 * a2, a2
-            a3, b3 = (coef[i3, k] - b3) + u3 * a3, a3
+        for step in range(m - 1, 0, -1):
+            k = numba.uint64(step)
+            a0, b0 = (flat[o0 + k] - b0) + u0 * a0, a0
+            a1, b1 = (flat[o1 + k] - b1) + u1 * a1, a1
+            a2, b2 = (flat[o2 + k] - b2) + u2 * a2, a2
+            a3, b3 = (flat[o3 + k] - b3) + u3 * a3, a3
         ends = (log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi)
-        out[j] = _finish(v[j], (coef[i0, 0] - b0) + t0 * a0, *ends)
+        out[j] = _finish(v[j], (flat[o0] - b0) + t0 * a0, *ends)
         if lanes > 1:
-            out[j + 1] = _finish(v[j + 1], (coef[i1, 0] - b1) + t1 * a1, *ends)
+            out[j + 1] = _finish(v[j + 1], (flat[o1] - b1) + t1 * a1, *ends)
         if lanes > 2:
-            out[j + 2] = _finish(v[j + 2], (coef[i2, 0] - b2) + t2 * a2, *ends)
+            out[j + 2] = _finish(v[j + 2], (flat[o2] - b2) + t2 * a2, *ends)
         if lanes > 3:
-            out[j + 3] = _finish(v[j + 3], (coef[i3, 0] - b3) + t3 * a3, *ends)
+            out[j + 3] = _finish(v[j + 3], (flat[o3] - b3) + t3 * a3, *ends)
         j += lanes
 
 
@@ -241,6 +246,31 @@ _table1_kernel = _jit(_table1_loop)
 _hermite_power = _inline(hermiteruntime._hermite_power)
 _hermite_sum_kernel = _jit(_hermite_sum_loop)
 _hermite_theta_kernel = _jit(_hermite_theta_loop)
+
+
+@_jit
+def table1_row(v, out, table):
+    """out = the table at every element of v (a table as fused._table_argument gives it)."""
+    e_lo, split, coef, log, (v_lo, g_lo, p_lo, v_hi, g_hi, p_hi) = table
+    _table1_kernel(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p_hi)
+
+
+@_jit
+def table1_again(v, out, known, known_out, spare_in, spare_out, spare_index, table):
+    """out = the table at v, taken from known_out where v equals known (the table at the same
+    argument: sg and sg with a and b exchanged, at equal variances); the other elements gathered
+    into the spare arrays (as long as v) and evaluated in one call."""
+    n = 0
+    for j in range(v.size):
+        if v[j] == known[j]:
+            out[j] = known_out[j]
+        else:
+            spare_index[n] = j
+            spare_in[n] = v[j]
+            n += 1
+    table1_row(spare_in[:n], spare_out[:n], table)
+    for k in range(n):
+        out[spare_index[k]] = spare_out[k]
 
 
 def table1(table, v):
