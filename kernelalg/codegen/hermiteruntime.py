@@ -146,10 +146,13 @@ def _hermite_stored(store, seen, keys, missing, new, terms):
         filled, slots, arrays, add = 0, {}, None, list(dict.fromkeys(keys))
     place = {k: n for n, k in enumerate(missing)}
     fresh, kept = [k for k in add if k in place], [k for k in add if k not in place]
-    parts = [tuple(v[[place[k] for k in fresh]] for v in new)]
-    if kept:
-        parts.append(tuple(v[[seen[1][k] for k in kept]] for v in seen[2:]))
-    values = tuple(numpy.concatenate(p) for p in zip(*parts))
+    if fresh == missing and not kept:  # no other thread added rows since: the new rows as they are
+        values = new
+    else:
+        parts = [tuple(v[[place[k] for k in fresh]] for v in new)]
+        if kept:
+            parts.append(tuple(v[[seen[1][k] for k in kept]] for v in seen[2:]))
+        values = tuple(numpy.concatenate(p) for p in zip(*parts))
     if arrays is None or filled + len(add) > arrays[0].shape[0]:
         size = max(min(2 * (filled + len(add)), HERMITE_CACHE_SIZE // terms), filled + len(add), 64)
         grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in values)
@@ -243,18 +246,19 @@ def _hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1):
     s, r = numpy.zeros(rho.size), rho
     rr = r * r if step == 2 else r  # rho^step: one product per term on the powers' chain
     power = numpy.ones(rho.size) if first == 0 else rho.copy()
-    for n in range(first, alpha.shape[1], step):
-        s += alpha[i, n] * beta[j, n] * power
-        bound = numpy.abs(power * r) * (tail_a[i, n] * tail_b[j, n]) + far
-        power *= rr
-        stop = bound <= HERMITE_TOL * numpy.maximum(numpy.abs(s), fl)
-        if stop.any():
-            out[active[stop]] = s[stop]
-            done[active[stop]] = True
-            keep = ~stop
-            active, s, power, i, j, r, rr, far, fl = (v[keep] for v in (active, s, power, i, j, r, rr, far, fl))
-            if active.size == 0:
-                break
+    with numpy.errstate(invalid="ignore"):  # rows with infinite tails: inf * 0 = NaN never meets the bound
+        for n in range(first, alpha.shape[1], step):
+            s += alpha[i, n] * beta[j, n] * power
+            bound = numpy.abs(power * r) * (tail_a[i, n] * tail_b[j, n]) + far
+            power *= rr
+            stop = bound <= HERMITE_TOL * numpy.maximum(numpy.abs(s), fl)
+            if stop.any():
+                out[active[stop]] = s[stop]
+                done[active[stop]] = True
+                keep = ~stop
+                active, s, power, i, j, r, rr, far, fl = (v[keep] for v in (active, s, power, i, j, r, rr, far, fl))
+                if active.size == 0:
+                    break
     return out, done
 
 
