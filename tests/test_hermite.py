@@ -59,6 +59,20 @@ def test_series_and_product_rule_match_the_graded_rule(phi, name):
         assert np.all(np.abs(got - want) <= 1e-12 * np.abs(want)), np.abs(got - want) / np.abs(want)
 
 
+def test_product_rule_takes_more_inner_nodes_where_the_first_do_not_resolve(monkeypatch):
+    """sech^2 at variance 62 against the fast sigmoid at variance 4.2, rho = 0.990 (neither series
+    converges within HERMITE_LONG terms there): the inner mean, sech^2 smoothed over sd 1.1, is
+    not resolved by 32 Gauss-Hermite nodes against 48 but is by 192 against 256, and the product
+    rule's value equals the graded rule's."""
+    module = layer_maps("tanh", FS).module
+    sa, sb, rho = np.array([7.863]), np.array([2.052]), np.array([1 - 0.00968214])
+    value, done = module._hermite_product(module._HERMITE_1, sa, sb, rho)
+    want = _by_rule(module, "sg", sa**2, sb**2, rho * sa * sb)
+    assert done[0] and abs(value[0] - want[0]) <= 1e-12 * abs(want[0])
+    monkeypatch.setattr(module, "HERMITE_INNER", module.HERMITE_INNER[:1])
+    assert not module._hermite_product(module._HERMITE_1, sa, sb, rho)[1][0]
+
+
 def test_table_in_the_angle_equals_the_entrywise_evaluation(monkeypatch):
     """Points on a circle (one variance): the table's values equal the entrywise ones."""
     module = layer_maps("tanh", FS).module

@@ -28,8 +28,8 @@ are evaluated by a product rule where one of f, g is smooth (no breakpoints): fo
 
     E[f(u) g(v)] = E_Z1[ g(sqrt(b) Z1) E_Z2[ f(sqrt(a) (rho Z1 + sqrt(1 - rho^2) Z2)) ] ],
 
-Z1 on the graded nodes above, Z2 by Gauss-Hermite (HERMITE_INNER nodes, accepted where 16 more
-nodes change the value by at most HERMITE_TOL of it); at |rho| = 1 (to 4 ulps) it is the mean of
+Z1 on the graded nodes above, Z2 by Gauss-Hermite (32 nodes, accepted where 48 change the value by
+at most HERMITE_TOL of it; else 192 against 256: HERMITE_INNER); at |rho| = 1 (to 4 ulps) it is the mean of
 one variable E[f(sqrt(a) Z) g(+-sqrt(b) Z)] (kept per variances: every call meets the
 diagonal of its kernel again).  What remains is left to the caller's
 quadrature rule.  A call with one variance pair (a, b) (to 8 ulps) and many entries (points on a sphere)
@@ -55,7 +55,8 @@ _H_WINDOW = 13.0  # |h_n(z)| exp(-z^2/4) <= 1.09 for all n, and exp(-13^2/4) = 4
 _H_PANEL = 0.5  # base panels in z for K = 256 terms: 12 Gauss-Legendre nodes resolve h_n
 # (wavelength 2 pi / sqrt(2n)) to n ~ 400; the panels shrink as 1 / sqrt(K) for more terms
 _H_GL_NODES, _H_GL_WEIGHTS = numpy.polynomial.legendre.leggauss(12)
-HERMITE_INNER = 32  # Gauss-Hermite nodes of the product rule's inner mean (checked against 16 more)
+HERMITE_INNER = ((32, 48), (192, 256))  # Gauss-Hermite nodes of the product rule's inner mean, checked
+# against the second count; the second pair for the entries that the first does not resolve
 HERMITE_TABLE_MIN = 2000  # entries of one variance pair from which a table in theta is used
 HERMITE_TABLE_TOL = 2.0**-44  # accepted interpolation error of a table, relative to the map's scale (6e-14)
 _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per cell
@@ -262,7 +263,7 @@ def _hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1):
     return out, done
 
 
-_H_INNER_RULES = {n: numpy.polynomial.hermite_e.hermegauss(n) for n in (HERMITE_INNER, HERMITE_INNER + 16)}
+_H_INNER_RULES = {n: numpy.polynomial.hermite_e.hermegauss(n) for pair in HERMITE_INNER for n in pair}
 
 
 def _hermite_inner(fn, mean, sd, nodes):
@@ -276,8 +277,11 @@ def _hermite_product(pair, sa, sb, rho):
     """The product rule (see the module docstring) on flat entries; (values, done).  The outer
     nodes must resolve g(sb Z1) and the inner mean, which is f at sa rho Z1 smoothed over
     sa sqrt(1 - rho^2): each entry is summed on the graded nodes of its own depth, and accepted
-    where 16 more inner nodes and the outer panels halved once more toward 0 both change its
-    value by at most HERMITE_TOL of it."""
+    where more inner nodes and the outer panels halved once more toward 0 both change its value
+    by at most HERMITE_TOL of it.  The inner mean takes the first node counts of HERMITE_INNER,
+    and the second for the entries that these do not resolve (f varies on a scale not much wider
+    than the inner spread: the Gauss-Hermite error of an f analytic in a strip falls only as
+    exp(-c sqrt(nodes)))."""
     (f, f_width, f_smooth, _), (g, g_width, g_smooth, _) = pair
     out, done = numpy.zeros(rho.size), numpy.zeros(rho.size, dtype=bool)
     if not (f_smooth or g_smooth):
@@ -288,18 +292,21 @@ def _hermite_product(pair, sa, sb, rho):
         spread = numpy.sqrt(numpy.maximum(1.0 - rho * rho, 0.0))
         inner = numpy.maximum(f_width, sa * spread) / (sa * numpy.abs(rho))  # its width in Z1
         depth = _hermite_depth(numpy.minimum(g_width / sb, inner))
-        for d in numpy.unique(depth):
-            rows = numpy.flatnonzero(depth == d)
-            for start in range(0, rows.size, 64):
-                part = rows[start:start + 64]
-                at = (f, g, sa[part], sb[part], rho[part], spread[part])
-                coarse = _hermite_outer(*at, int(d), HERMITE_INNER)[0]
-                fine, scale = _hermite_outer(*at, int(d), HERMITE_INNER + 16)
-                finer = _hermite_outer(*at, int(d) + 1, HERMITE_INNER + 16)[0]
-                limit = HERMITE_TOL * numpy.maximum(numpy.abs(finer), HERMITE_FLOOR * scale)
-                out[part] = finer
-                done[part] = numpy.isfinite(finer) & (numpy.abs(fine - coarse) <= limit) & (
-                    numpy.abs(finer - fine) <= limit)
+        for nodes, more in HERMITE_INNER:
+            todo = numpy.flatnonzero(~done)
+            chunk = max(64 * 48 // more, 1)  # entries at a time: (chunk, outer nodes, inner nodes) values
+            for d in numpy.unique(depth[todo]):
+                rows = todo[depth[todo] == d]
+                for start in range(0, rows.size, chunk):
+                    part = rows[start:start + chunk]
+                    at = (f, g, sa[part], sb[part], rho[part], spread[part])
+                    coarse = _hermite_outer(*at, int(d), nodes)[0]
+                    fine, scale = _hermite_outer(*at, int(d), more)
+                    finer = _hermite_outer(*at, int(d) + 1, more)[0]
+                    limit = HERMITE_TOL * numpy.maximum(numpy.abs(finer), HERMITE_FLOOR * scale)
+                    out[part] = finer
+                    done[part] = numpy.isfinite(finer) & (numpy.abs(fine - coarse) <= limit) & (
+                        numpy.abs(finer - fine) <= limit)
     return out, done
 
 
