@@ -59,18 +59,9 @@ _scalar = numba.njit(inline="always", error_model="numpy")
 '''
 _KERNEL = '''
 @numba.njit(cache=CACHE, nogil=True, error_model="numpy")
-def _kernel{name}(a, b, c, {outs}):
-    """{name} at every entry: a (n, 1) and b (1, m) with c (n, m), or all three (n, m)."""
-    if a.shape[1] == 1 and b.shape[0] == 1:
-        for i in range(c.shape[0]):
-            ai = a[i, 0]
-{outer}    else:
-        for i in range(c.shape[0]):
-{general}'''
-_KERNEL_ROWS = '''
-@numba.njit(cache=CACHE, nogil=True, error_model="numpy")
-def _kernel{name}(a, b, c, {outs}, {tables}):
-    """{name} at every entry by rows: the tables' arguments, the tables, the formula (as _KERNEL)."""
+def _kernel{name}(a, b, c, {outs}{tables}):
+    """{name} at every entry, by rows (each row's tables first, if the formula reads any): a (n, 1)
+    and b (1, m) with c (n, m), or all three (n, m)."""
 {buffers}    if a.shape[1] == 1 and b.shape[0] == 1:
         for i in range(c.shape[0]):
             ai = a[i, 0]
@@ -207,38 +198,35 @@ def fused_source(module: ModuleType) -> tuple[str, dict[str, tuple[int, tuple[st
         if marked is not None:
             parts.append(_scalar(marked))
         means = "".join(f", mean{k}[j]" for k in range(len(staged.tables)))
-        rows = {key: _row_loops(name, count, marked is not None, args + means, _table_rows(name, staged, args))
+        rows = {key: _row_loops(name, count, marked is not None, args + means, _table_rows(name, staged, tables, args))
                 for key, args in (("outer", "ai, b[0, j], c[i, j]"), ("general", "a[i, j], b[i, j], c[i, j]"))}
-        outs = ", ".join(f"out{k}" for k in range(count))
-        if staged.arguments is None:
-            parts.append(_KERNEL.format(name=name, outs=outs, **rows))
-        else:
+        buffers = ""
+        if tables:
             width = [v for k in range(len(staged.tables)) for v in (f"arg{k}", f"mean{k}")]
             buffers = "".join(f"    {v} = numpy.empty(c.shape[1])\n" for v in [*width, "spare_in", "spare_out"])
             buffers += "    spare_index = numpy.empty(c.shape[1], numpy.intp)\n"
-            parts.append(_KERNEL_ROWS.format(name=name, outs=outs, tables=", ".join(f"table{k}" for k in range(len(tables))),
-                                             buffers=buffers, **rows))
+        parts.append(_KERNEL.format(name=name, outs=", ".join(f"out{k}" for k in range(count)), buffers=buffers,
+                                    tables="".join(f", table{k}" for k in range(len(tables))), **rows))
         made[name] = (count, tables)
     return "".join(parts), made
 
 
-def _table_rows(name: str, staged: _Staged, args: str) -> str:
-    """The lines of a kernel with tables that compute row i's table values: their arguments in one
-    loop, each table in the compiled four-lane loop (a repeated table only where its argument
-    differs from the first call's)."""
+def _table_rows(name: str, staged: _Staged, tables: tuple[str, ...], args: str) -> str:
+    """The lines of a kernel with tables (its parameters table0, ... in the order of ``tables``)
+    that compute row i's table values: their arguments in one loop, each table in the compiled
+    four-lane loop (a repeated table only where its argument differs from the first call's)."""
     if staged.arguments is None:
         return ""
     count = len(staged.tables)
     targets = ", ".join(f"arg{k}[j]" for k in range(count)) + ","
     lines = [f"            for j in range(c.shape[1]):\n                {targets} = {ARGUMENTS}{name}({args})\n"]
-    order = list(dict.fromkeys(staged.tables))
     for k, table in enumerate(staged.tables):
-        first = staged.tables.index(table)
+        first, parameter = staged.tables.index(table), f"table{tables.index(table)}"
         if first == k:
-            lines.append(f"            table1_row(arg{k}, mean{k}, table{order.index(table)})\n")
+            lines.append(f"            table1_row(arg{k}, mean{k}, {parameter})\n")
         else:
             lines.append(f"            table1_again(arg{k}, mean{k}, arg{first}, mean{first}, spare_in, spare_out, "
-                         f"spare_index, table{order.index(table)})\n")
+                         f"spare_index, {parameter})\n")
     return "".join(lines)
 
 
