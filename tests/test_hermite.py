@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
 
@@ -87,10 +87,12 @@ def test_table_in_the_angle_equals_the_entrywise_evaluation(monkeypatch):
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), rho_scale=st.floats(0.0, 1.0),
-       terms=st.sampled_from([1, 5, 24]), stepping=st.sampled_from([(0, 1), (0, 2), (1, 2)]))
+       terms=st.sampled_from([1, 5, 24, 64]), stepping=st.sampled_from([(0, 1), (0, 2), (1, 2)]))
+@example(seed=0, size=40, rho_scale=1.0, terms=64, stepping=(0, 1))  # sums that stop past the packed terms
 def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale, terms, stepping):
     """The compiled partial sums are NumPy's bit for bit, stopping at the same term (rows
-    reached through a row index, as in the coefficient store; one row broken: infinite tail)."""
+    reached through a row index, as in the coefficient store; one row broken: infinite tail),
+    also where they stop past the first loops.HERMITE_NEAR terms, read from the packed rows."""
     rng = np.random.default_rng(seed)
 
     def side(count, decay):
@@ -108,6 +110,24 @@ def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale, terms, step
     assert np.array_equal(done, done_c)
     assert np.array_equal(out[done], out_c[done])
     assert not done[np.isinf(side_a[1][side_a[4][ia], 0]) | np.isinf(side_b[1][side_b[4][ib], 0])].any()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 6), terms=st.sampled_from([1, 2, 3, 8, 33]))
+def test_numpy_and_compiled_tails_agree(seed, rows, terms):
+    """The compiled tails are NumPy's bit for bit (a non-finite coefficient included), and they are
+    the roots of the sums of the squares beyond n, over all m and over n's parity."""
+    rng = np.random.default_rng(seed)
+    alpha = rng.standard_normal((rows, terms)) * rng.uniform(0.3, 1.0) ** np.arange(terms)
+    if rows > 1:
+        alpha[rng.integers(0, rows), rng.integers(0, terms)] = rng.choice([np.inf, np.nan])
+    want, got = runtime._hermite_tails(alpha), loops.hermite_tails(alpha)
+    assert all(np.array_equal(w, g, equal_nan=True) for w, g in zip(want, got))
+    k, n = rng.integers(0, rows), rng.integers(0, terms)
+    tail, tail_class, total = want
+    assert np.isclose(tail[k, n] ** 2, np.sum(alpha[k, n + 1:] ** 2), rtol=1e-14, atol=0, equal_nan=True)
+    assert np.isclose(tail_class[k, n] ** 2, np.sum(alpha[k, n + 2::2] ** 2), rtol=1e-14, atol=0, equal_nan=True)
+    assert np.isclose(total[k], np.sum(alpha[k] ** 2), rtol=1e-14, atol=0, equal_nan=True)
 
 
 @given(x=st.floats(0.0, 1.0), k=st.integers(1, 2048))

@@ -62,7 +62,7 @@ HERMITE_TABLE_TOL = 2.0**-44  # accepted interpolation error of a table, relativ
 _H_CELLS, _H_DEGREE = 48, 15  # table cells in theta and Chebyshev degree per cell
 HERMITE_CACHE_SIZE = 2**21  # coefficients kept per function and number of terms (48 MB with the two tails)
 _H_TABLES = {}  # (pair id, a, b) -> table, or None where none was accepted
-_H_COEFFICIENTS = {}  # (side, terms) -> rows filled, {sd bits: row}, coefficients, tails, roots of R and E[f^2]
+_H_COEFFICIENTS = {}  # (side, terms) -> rows filled, (sd bits sorted, their rows), coefficients, tails, roots of R and E[f^2]
 HERMITE_EDGE_CACHE = 2**16  # means at rho = +-1 kept per pair
 _H_EDGES = {}  # pair -> {(sa bits, sb bits): E[f(sa Z) g(sb Z)]}
 _H_NODES = {}  # (grading depth, terms) -> positive nodes, weights, even and odd h_n at the nodes
@@ -121,49 +121,60 @@ def _hermite_coefficients(side, sd, terms=HERMITE_TERMS):
     under it (_hermite_stored); a store is never changed where a reader can see it, so reading
     needs no lock.  At most HERMITE_CACHE_SIZE coefficients are kept per function and number
     of terms."""
-    sd = numpy.ascontiguousarray(sd, dtype=float)
-    keys = sd.view(numpy.int64).tolist()  # bit patterns: a NaN finds itself
+    keys = numpy.ascontiguousarray(sd, dtype=float).view(numpy.int64)  # bit patterns: a NaN finds itself
     store = seen = _H_COEFFICIENTS.get((side, terms))
-    missing = [k for k in dict.fromkeys(keys) if seen is None or k not in seen[1]]
-    if missing:
-        new = _hermite_coefficients_of(side, numpy.array(missing, dtype=numpy.int64).view(float), terms)
+    distinct = numpy.unique(keys)
+    missing = distinct if seen is None else distinct[_hermite_rows(seen[1], distinct) < 0]
+    if missing.size:
+        new = _hermite_coefficients_of(side, missing.view(float), terms)
         with _H_LOCK:
-            store = _H_COEFFICIENTS[(side, terms)] = _hermite_stored(_H_COEFFICIENTS.get((side, terms)), seen, keys,
-                                                                     missing, new, terms)
-    rows = numpy.array([store[1][k] for k in keys], dtype=numpy.intp)
-    return (*store[2:], rows)
+            store = _H_COEFFICIENTS[(side, terms)] = _hermite_stored(_H_COEFFICIENTS.get((side, terms)), seen,
+                                                                     distinct, missing, new, terms)
+    return (*store[2:], _hermite_rows(store[1], keys))
 
 
-def _hermite_stored(store, seen, keys, missing, new, terms):
-    """A store (rows filled, {sd bits: row}, arrays) with the rows of the call's values ``keys``:
-    the current ``store`` and the rows it lacks, those of ``missing`` from ``new``, the others
-    from ``seen`` (the store the call read: another thread may have started the store again
-    since); where they do not fit in HERMITE_CACHE_SIZE, a store of the call's values alone.
-    Rows are written beyond those filled, into arrays that only grow (replaced when full), and
-    the slots are a new dict: an older store reads what it always did."""
-    filled, slots, arrays = (0, {}, None) if store is None else (store[0], store[1], store[2:])
-    add = [k for k in dict.fromkeys(keys) if k not in slots]
-    if filled and (filled + len(add)) * terms > HERMITE_CACHE_SIZE:
-        filled, slots, arrays, add = 0, {}, None, list(dict.fromkeys(keys))
-    place = {k: n for n, k in enumerate(missing)}
-    fresh, kept = [k for k in add if k in place], [k for k in add if k not in place]
-    if fresh == missing and not kept:  # no other thread added rows since: the new rows as they are
+def _hermite_rows(index, keys):
+    """The rows of ``keys`` in a store's index (its keys sorted, their rows), -1 where absent."""
+    sorted_keys, rows = index
+    if sorted_keys.size == 0:
+        return numpy.full(keys.shape, -1, dtype=numpy.intp)
+    at = numpy.minimum(numpy.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return numpy.where(sorted_keys[at] == keys, rows[at], -1)
+
+
+def _hermite_stored(store, seen, distinct, missing, new, terms):
+    """A store (rows filled, index: sd bits sorted and their rows, arrays) with the rows of the
+    call's values ``distinct`` (sorted): the current ``store`` and the rows it lacks, those of
+    ``missing`` from ``new``, the others from ``seen`` (the store the call read: another thread
+    may have started the store again since); where they do not fit in HERMITE_CACHE_SIZE, a
+    store of the call's values alone.  Rows are written beyond those filled, into arrays that
+    only grow (replaced when full), and the index is new: an older store reads what it always did."""
+    none = (numpy.empty(0, dtype=numpy.int64), numpy.empty(0, dtype=numpy.intp))
+    filled, index, arrays = (0, none, None) if store is None else (store[0], store[1], store[2:])
+    add = distinct[_hermite_rows(index, distinct) < 0]
+    if filled and (filled + add.size) * terms > HERMITE_CACHE_SIZE:
+        filled, index, arrays, add = 0, none, None, distinct
+    computed = numpy.isin(add, missing)
+    fresh, kept = add[computed], add[~computed]
+    if fresh.size == missing.size and not kept.size:  # no other thread added rows since: the new rows as they are
         values = new
     else:
-        parts = [tuple(v[[place[k] for k in fresh]] for v in new)]
-        if kept:
-            parts.append(tuple(v[[seen[1][k] for k in kept]] for v in seen[2:]))
+        parts = [tuple(v[numpy.searchsorted(missing, fresh)] for v in new)]
+        if kept.size:
+            parts.append(tuple(v[_hermite_rows(seen[1], kept)] for v in seen[2:]))
         values = tuple(numpy.concatenate(p) for p in zip(*parts))
-    if arrays is None or filled + len(add) > arrays[0].shape[0]:
-        size = max(min(2 * (filled + len(add)), HERMITE_CACHE_SIZE // terms), filled + len(add), 64)
+    if arrays is None or filled + add.size > arrays[0].shape[0]:
+        size = max(min(2 * (filled + add.size), HERMITE_CACHE_SIZE // terms), filled + add.size, 64)
         grown = tuple(numpy.empty((size,) + v.shape[1:]) for v in values)
         for old, to in zip(arrays or (), grown):
             to[:filled] = old[:filled]
         arrays = grown
     for v, to in zip(values, arrays):
-        to[filled:filled + len(add)] = v
-    slots = {**slots, **{k: filled + i for i, k in enumerate(fresh + kept)}}
-    return (filled + len(add), slots, *arrays)
+        to[filled:filled + add.size] = v
+    keys = numpy.concatenate([index[0], fresh, kept])
+    order = numpy.argsort(keys, kind="stable")
+    rows = numpy.concatenate([index[1], filled + numpy.arange(add.size)])
+    return (filled + add.size, (keys[order], rows[order]), *arrays)
 
 
 def _hermite_coefficients_of(side, sd, terms):
@@ -198,18 +209,27 @@ def _hermite_coefficients_of(side, sd, terms):
             energy[rows] = (plus * plus + minus * minus) @ w
             rest_plus, rest_minus = plus - even - odd, minus - even + odd  # fn less its expansion
             residual[rows] = (rest_plus * rest_plus + rest_minus * rest_minus) @ w
-        square = alpha * alpha
-        suffix = numpy.cumsum(square[:, ::-1], axis=1)[:, ::-1]  # sum over m >= n
-        parseval = energy - suffix[:, 0]
+        tail, tail_class, total = _hermite_tails(alpha)
+        parseval = energy - total
         bad = ~numpy.isfinite(parseval) | ~numpy.isfinite(residual) | (parseval < -1e-12 * energy)
         root_r = numpy.sqrt(numpy.maximum(residual, (16 * numpy.finfo(float).eps) ** 2 * energy))
-        tail, tail_class = numpy.zeros((sd.size, terms)), numpy.zeros((sd.size, terms))
-        tail[:, :-1] = numpy.sqrt(suffix[:, 1:])
-        for start in (0, 1):  # sum over m >= n of n's parity, then over m > n
-            suffix[:, start::2] = numpy.cumsum(square[:, start::2][:, ::-1], axis=1)[:, ::-1]
-        tail_class[:, :-2] = numpy.sqrt(suffix[:, 2:])
     tail[bad] = tail_class[bad] = numpy.inf
     return alpha, tail, tail_class, root_r, numpy.sqrt(energy)
+
+
+def _hermite_tails(alpha):
+    """(tail, tail_class, total) of coefficient rows alpha: tail[k, n] the root of sum_{m>n}
+    alpha[k, m]^2, tail_class[k, n] the same over the m > n of n's parity, total[k] =
+    sum_m alpha[k, m]^2; each sum accumulated from the last term down."""
+    square = alpha * alpha
+    suffix = numpy.cumsum(square[:, ::-1], axis=1)[:, ::-1]  # sum over m >= n
+    total = suffix[:, 0].copy()
+    tail, tail_class = numpy.zeros(alpha.shape), numpy.zeros(alpha.shape)
+    tail[:, :-1] = numpy.sqrt(suffix[:, 1:])
+    for start in (0, 1):  # sum over m >= n of n's parity, then over m > n
+        suffix[:, start::2] = numpy.cumsum(square[:, start::2][:, ::-1], axis=1)[:, ::-1]
+    tail_class[:, :-2] = numpy.sqrt(suffix[:, 2:])
+    return tail, tail_class, total
 
 
 def _hermite_power(x, k):

@@ -212,6 +212,7 @@ def accelerate(module: ModuleType) -> ModuleType:
     if hasattr(module, "_hermite_sum"):
         module._hermite_sum = partial(loops.hermite_sum, tol=module.HERMITE_TOL, floor=module.HERMITE_FLOOR)
         module._hermite_theta = partial(loops.hermite_theta, cells=module._H_CELLS)
+        module._hermite_tails = loops.hermite_tails
     for name, formula in fused.fused_formulas(module).items():
         setattr(module, name, formula)
     return module

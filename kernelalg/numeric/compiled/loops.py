@@ -216,28 +216,70 @@ def _hermite_theta_loop(coef, rho, cells, out):
         out[e] = coef[cell, 0] + t * b1 - b2
 
 
+@_inline
+def _hermite_term(s, a, b, tail, power, r, far, fl, tol):
+    """The partial sum with the term a b power added, and whether the bound stops there:
+    |rho|^(N+1) tail + far <= tol max(|s|, fl), the far part added only where the near part
+    alone meets the limit (the same test, as it is not negative, without waiting for far)."""
+    s += a * b * power
+    near = abs(power * r) * tail
+    limit = tol * max(abs(s), fl)
+    return s, near <= limit and near + far <= limit
+
+
+#: Terms of a Hermite sum read from rows packed for the call (_hermite_near): most sums stop within them.
+HERMITE_NEAR = 16
+
+
+@_jit
+def _hermite_near(alpha, tail, rows, first, step, width):
+    """The coefficients and the tails of the terms n = first, first + step, ... (``width`` of
+    them) of each row in ``rows``, interleaved: (rows, width, 2).  The stores' rows hold every
+    term, 2 KB apart; a sum then reads its first terms from two or three consecutive cache lines."""
+    near = np.empty((rows.size, width, 2))
+    for k in range(rows.size):
+        i = rows[k]
+        for q in range(width):
+            near[k, q, 0] = alpha[i, first + q * step]
+            near[k, q, 1] = tail[i, first + q * step]
+    return near
+
+
 def _hermite_sum_loop(alpha, tail_a, root_ra, root_ea, rows_a, beta, tail_b, root_rb, root_eb, rows_b,
                       ia, ib, rho, first, step, tol, floor, out, done):
     """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same operations in
     the same order, so the same results; unsigned indices: no negative-index wraparound).  The
-    bound's far part is added only where the near part alone meets the limit: the same test, as
-    it is not negative, without waiting for |rho|^K at every term."""
+    first HERMITE_NEAR terms are read from the rows packed by _hermite_near (most sums stop
+    within them), the rest from the stores' rows."""
     terms = alpha.shape[1]
+    width = min(HERMITE_NEAR, (terms - first + step - 1) // step)
+    near_a = _hermite_near(alpha, tail_a, rows_a, first, step, width)
+    near_b = _hermite_near(beta, tail_b, rows_b, first, step, width)
     for e in range(rho.size):
-        i, j, r = numba.uint64(rows_a[ia[e]]), numba.uint64(rows_b[ib[e]]), rho[e]
+        ka, kb = numba.uint64(ia[e]), numba.uint64(ib[e])
+        i, j, r = numba.uint64(rows_a[ka]), numba.uint64(rows_b[kb]), rho[e]
         far = _hermite_power(abs(r), terms) * (root_ra[i] * root_rb[j])
         fl = floor * (root_ea[i] * root_eb[j])
         s, power, rr = 0.0, (1.0 if first == 0 else r), (r * r if step == 2 else r)
-        for k in range(first, terms, step):
-            n = numba.uint64(k)
-            s += alpha[i, n] * beta[j, n] * power
-            near = abs(power * r) * (tail_a[i, n] * tail_b[j, n])
+        stop = False
+        for k in range(width):
+            q = numba.uint64(k)
+            s, stop = _hermite_term(s, near_a[ka, q, 0], near_b[kb, q, 0], near_a[ka, q, 1] * near_b[kb, q, 1],
+                                    power, r, far, fl, tol)
             power *= rr
-            limit = tol * max(abs(s), fl)
-            if near <= limit and near + far <= limit:
-                out[e] = s
-                done[e] = True
+            if stop:
                 break
+        if not stop:
+            for k in range(first + width * step, terms, step):
+                n = numba.uint64(k)
+                s, stop = _hermite_term(s, alpha[i, n], beta[j, n], tail_a[i, n] * tail_b[j, n], power, r, far, fl,
+                                        tol)
+                power *= rr
+                if stop:
+                    break
+        if stop:
+            out[e] = s
+            done[e] = True
 
 
 _cell = _jit(_cell)
@@ -290,6 +332,33 @@ def hermite_theta(coef, rho, cells):
     _hermite_theta_kernel(np.ascontiguousarray(coef, dtype=float), np.ascontiguousarray(rho, dtype=float),
                           int(cells), out)
     return out
+
+
+@_jit
+def _hermite_tails_loop(alpha, tail, tail_class, total):
+    """The sums of hermiteruntime._hermite_tails, one row at a time (the same additions in the
+    same order, so the same results)."""
+    for k in range(alpha.shape[0]):
+        every, even, odd = 0.0, 0.0, 0.0
+        for n in range(alpha.shape[1] - 1, -1, -1):
+            square = alpha[k, n] * alpha[k, n]
+            tail[k, n] = math.sqrt(every)
+            every += square
+            if n % 2 == 0:
+                tail_class[k, n] = math.sqrt(even)
+                even += square
+            else:
+                tail_class[k, n] = math.sqrt(odd)
+                odd += square
+        total[k] = every
+
+
+def hermite_tails(alpha):
+    """Numba version of hermiteruntime._hermite_tails (same argument and results)."""
+    alpha = np.ascontiguousarray(alpha, dtype=float)
+    tail, tail_class, total = np.empty(alpha.shape), np.empty(alpha.shape), np.empty(alpha.shape[0])
+    _hermite_tails_loop(alpha, tail, tail_class, total)
+    return tail, tail_class, total
 
 
 def hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1, *, tol, floor):
