@@ -356,17 +356,18 @@ def _hermite_values(pair, sa, sb, rho, ia=None, ib=None):
     ia = numpy.arange(rho.size) if ia is None else ia
     ib = numpy.arange(rho.size) if ib is None else ib
     out, done = _hermite_series(pair, sa, sb, rho, ia, ib, HERMITE_TERMS)
-    on_edge = numpy.abs(rho) >= 1 - 4 * numpy.finfo(float).eps
-    longer = numpy.flatnonzero(~done & ~on_edge)
+    pending = numpy.flatnonzero(~done)  # (few: the rest below only looks at these)
+    on_edge = numpy.abs(rho[pending]) >= 1 - 4 * numpy.finfo(float).eps
+    longer = pending[~on_edge]
     if longer.size:  # more terms, for the variances of these entries only
         ua, ja = numpy.unique(ia[longer], return_inverse=True)
         ub, jb = numpy.unique(ib[longer], return_inverse=True)
         out[longer], done[longer] = _hermite_series(pair, sa[ua], sb[ub], rho[longer], ja, jb, HERMITE_LONG)
-    edge = numpy.flatnonzero(~done & on_edge)
+    edge = pending[on_edge]
     if edge.size:  # v = +-sqrt(b / a) u: a mean of one variable (rho within 4 ulps: c = a = b rounded)
         out[edge] = _hermite_edge(pair, sa[ia[edge]], numpy.sign(rho[edge]) * sb[ib[edge]])
         done[edge] = numpy.isfinite(out[edge])
-    rest = numpy.flatnonzero(~done)
+    rest = pending[~done[pending]]
     if rest.size:
         out[rest], done[rest] = _hermite_product(pair, sa[ia[rest]], sb[ib[rest]], rho[rest])
     return out, done
@@ -455,8 +456,8 @@ def _one_value(s):
 
 def _distinct(v):
     """The distinct values of v in the order of their first appearance, and the index of each
-    entry's value among them: the coefficient rows of a call's points are then stored and read
-    in the points' order (consecutive columns of a block read consecutive rows)."""
+    entry's value among them: a sum then reads the coefficients of a call's points in the
+    points' order (consecutive columns of a block read consecutive rows)."""
     values, first, inverse = numpy.unique(v, return_index=True, return_inverse=True)
     order = numpy.argsort(first)
     rank = numpy.empty_like(order)
@@ -475,11 +476,12 @@ def _hermite_mean(pair, a, b, c, rule, swapped=False):
         return _hermite_mean(pair, b, a, c, lambda b, a, c: rule(a, b, c))
     ua, ia = _distinct(a.reshape(-1))
     ub, ib = _distinct(b.reshape(-1))
+    sa, sb = numpy.sqrt(ua), numpy.sqrt(ub)
+    with numpy.errstate(invalid="ignore", divide="ignore"):  # sa[ia] sb[ib] by broadcasting: no gathers of every entry
+        rho = numpy.clip(c / (sa[ia].reshape(a.shape) * sb[ib].reshape(b.shape)), -1.0, 1.0)
+    rho = numpy.broadcast_to(rho, shape).reshape(-1)
     ia = numpy.broadcast_to(ia.reshape(a.shape), shape).reshape(-1)
     ib = numpy.broadcast_to(ib.reshape(b.shape), shape).reshape(-1)
-    sa, sb = numpy.sqrt(ua), numpy.sqrt(ub)
-    with numpy.errstate(invalid="ignore", divide="ignore"):
-        rho = numpy.clip(numpy.broadcast_to(c, shape).reshape(-1) / (sa[ia] * sb[ib]), -1.0, 1.0)
     table = None
     if rho.size >= HERMITE_TABLE_MIN and _one_value(sa) and _one_value(sb) and numpy.isfinite(rho).all():
         table = _hermite_table(pair, sa[0], sb[0], rule)
