@@ -277,6 +277,24 @@ def test_coefficients_by_parity_equal_those_of_all_nodes(spec, index, parity):
         assert not with_parity[0][:, (0 if parity == -1 else 1)::2].any()
 
 
+@pytest.mark.parametrize("phi", ["tanh", "log(1 + exp(x))"])  # odd; neither even nor odd
+def test_edge_of_one_function_equals_its_mean_square(phi):
+    """The NNGP's pair (f with itself) at rho = +-1: E[f(sa Z) f(+-sa Z)] (f evaluated once where
+    the two arguments are equal) equals adaptive quadrature to 1e-12, and at unequal deviations
+    too."""
+    module = layer_maps(phi, FS).module
+    pair = module._HERMITE_0
+    assert pair[0] == pair[1]
+    f = pair[0][0]
+    sa = np.array([0.3, 1.0, 2.0, 7.0, 1.5])
+    sb = np.array([0.3, -1.0, 2.0, -7.0, 0.5])
+    got = module._hermite_edge(pair, sa, sb)
+    for k in range(sa.size):
+        density = lambda t, k=k: float(f(sa[k] * t) * f(sb[k] * t)) * np.exp(-t * t / 2) / np.sqrt(2 * np.pi)
+        want = quad(density, -np.inf, np.inf, epsabs=0, epsrel=1e-13, limit=200)[0]
+        assert abs(got[k] - want) <= 1e-12 * abs(want), (phi, k, got[k], want)
+
+
 def test_means_on_the_edge_kept_per_entry(monkeypatch):
     """At rho = +-1 the map is a mean of one variable: each entry on its own nodes (equal alone
     or among others to rounding), kept for the next call (returned as stored), and equal to the

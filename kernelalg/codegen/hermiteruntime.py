@@ -388,10 +388,13 @@ def _hermite_edge(pair, sa, sb):
                 rows = new[depth == d]
                 z, w = _hermite_nodes(int(d))[:2]
                 x, y = sa[rows][:, None] * z, sb[rows][:, None] * z
+                same = g is f and numpy.array_equal(x, y)  # E[f(u)^2] (an NNGP's diagonal): f once
                 if f_parity and g_parity:  # f(-x) g(-y) = f(x) g(y) f_parity g_parity
-                    values = (1 + f_parity * g_parity) * (f(x) * g(y))
+                    fx = f(x)
+                    values = (1 + f_parity * g_parity) * (fx * (fx if same else g(y)))
                 else:
-                    values = f(x) * g(y) + f(-x) * g(-y)
+                    fx, fm = f(x), f(-x)
+                    values = fx * (fx if same else g(y)) + fm * (fm if same else g(-y))
                 out[rows] = values @ w
         if len(kept) + new.size > HERMITE_EDGE_CACHE:
             kept.clear()
