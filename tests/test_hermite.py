@@ -85,25 +85,35 @@ def test_table_in_the_angle_equals_the_entrywise_evaluation(monkeypatch):
     assert np.max(np.abs(tabulated - entrywise) / np.abs(entrywise)) < 1e-13
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 40), rho_scale=st.floats(0.0, 1.0),
-       terms=st.sampled_from([1, 5, 24, 64]), stepping=st.sampled_from([(0, 1), (0, 2), (1, 2)]))
-@example(seed=0, size=40, rho_scale=1.0, terms=64, stepping=(0, 1))  # sums that stop past the packed terms
-def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale, terms, stepping):
+       terms=st.sampled_from([1, 5, 24, 64, 160]), stepping=st.sampled_from([(0, 1), (0, 2), (1, 2)]),
+       layout=st.sampled_from(["scattered", "rows", "columns"]), width=st.integers(1, 300))
+@example(seed=0, size=40, rho_scale=1.0, terms=64, stepping=(0, 1), layout="scattered", width=1)  # sums past the packed terms
+@example(seed=1, size=3, rho_scale=1.0, terms=64, stepping=(0, 1), layout="rows", width=300)  # runs longer than the lanes
+def test_numpy_and_compiled_series_sums_agree(seed, size, rho_scale, terms, stepping, layout, width):
     """The compiled partial sums are NumPy's bit for bit, stopping at the same term (rows
-    reached through a row index, as in the coefficient store; one row broken: infinite tail),
-    also where they stop past the first loops.HERMITE_NEAR terms, read from the packed rows."""
+    reached through a row index, as in the coefficient store; one row broken: infinite tail):
+    for entries in no order and for the rows and the columns of a block (runs of consecutive
+    rows of one side, summed side by side, longer than loops.HERMITE_LANES too), also where
+    they stop past the first loops.HERMITE_NEAR terms, read from the packed columns."""
     rng = np.random.default_rng(seed)
 
-    def side(count, decay):
+    def side(count, decay, residual=1e-3):
         alpha = rng.standard_normal((count, terms)) * decay ** np.arange(terms)
         tail = np.sqrt(np.cumsum((alpha * alpha)[:, ::-1], axis=1)[:, ::-1])
         tail[rng.integers(0, count)] = np.inf
-        return alpha, tail, rng.uniform(0, 1e-3, count), rng.uniform(0.5, 2, count), rng.permutation(count)
+        return alpha, tail, rng.uniform(0, residual, count), rng.uniform(0.5, 2, count), rng.permutation(count)
 
-    side_a, side_b = side(3, 0.7), side(2, 0.6)
-    ia, ib = rng.integers(0, 3, size), rng.integers(0, 2, size)
-    rho = rng.uniform(-1, 1, size) * rho_scale
+    if layout == "scattered":
+        side_a, side_b = side(3, 0.7), side(2, 0.6)
+        ia, ib = rng.integers(0, 3, size), rng.integers(0, 2, size)
+    else:  # a block of size x width entries, by rows or by columns (some sums stop past the packed terms)
+        side_a, side_b = side(size, 0.75, 1e-12), side(width, 0.7, 1e-12)
+        ia, ib = np.repeat(np.arange(size), width), np.tile(np.arange(width), size)
+        if layout == "columns":
+            side_a, side_b, ia, ib = side_b, side_a, ib, ia
+    rho = rng.uniform(-1, 1, ia.size) * rho_scale
     out, done = runtime._hermite_sum(side_a, side_b, ia, ib, rho, *stepping)
     out_c, done_c = loops.hermite_sum(side_a, side_b, ia, ib, rho, *stepping, tol=runtime.HERMITE_TOL,
                                       floor=runtime.HERMITE_FLOOR)

@@ -20,7 +20,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from kernelalg.codegen import hermiteruntime, runtime
+from kernelalg.codegen import runtime
 
 
 def _jit(fn):
@@ -216,77 +216,182 @@ def _hermite_theta_loop(coef, rho, cells, out):
         out[e] = coef[cell, 0] + t * b1 - b2
 
 
-@_inline
-def _hermite_term(s, a, b, tail, power, r, far, fl, tol):
-    """The partial sum with the term a b power added, and whether the bound stops there:
-    |rho|^(N+1) tail + far <= tol max(|s|, fl), the far part added only where the near part
-    alone meets the limit (the same test, as it is not negative, without waiting for far)."""
-    s += a * b * power
-    near = abs(power * r) * tail
-    limit = tol * max(abs(s), fl)
-    return s, near <= limit and near + far <= limit
+@_jit
+def _hermite_lane(s, power, r, rr, far, fl, v, live, a, b, tail, tol):
+    """One term of a lane's sum (hermiteruntime._hermite_sum's operations): s + a b power, its
+    bound |rho|^(N+1) tail + far against tol max(|s|, fl), and the sum where the bound first
+    holds kept in v (live then drops to 0); (s, the next power, v, live)."""
+    s = s + a * b * power
+    stop = abs(power * r) * tail + far <= tol * max(abs(s), fl)
+    return s, power * rr, (s if (live != 0) & stop else v), (0 if stop else live)
 
 
-#: Terms of a Hermite sum read from rows packed for the call (_hermite_near): most sums stop within them.
-HERMITE_NEAR = 16
+#: Terms of a Hermite sum read from columns packed for the call (_hermite_pack): most sums stop within them.
+HERMITE_NEAR = 32
+#: Entries of a Hermite sum summed side by side: consecutive entries of a row (or a column) of a block.
+HERMITE_LANES = 256
 
 
 @_jit
-def _hermite_near(alpha, tail, rows, first, step, width):
+def _hermite_pack(alpha, tail, root_r, root_e, rows, first, step, width):
     """The coefficients and the tails of the terms n = first, first + step, ... (``width`` of
-    them) of each row in ``rows``, interleaved: (rows, width, 2).  The stores' rows hold every
-    term, 2 KB apart; a sum then reads its first terms from two or three consecutive cache lines."""
-    near = np.empty((rows.size, width, 2))
+    them) of each row in ``rows``, term-major (two (width, rows) arrays), and the roots of R and
+    of E[f^2] of these rows: a run of entries on consecutive rows then reads them from
+    consecutive places."""
+    coef, tails = np.empty((width, rows.size)), np.empty((width, rows.size))
     for k in range(rows.size):
         i = rows[k]
         for q in range(width):
-            near[k, q, 0] = alpha[i, first + q * step]
-            near[k, q, 1] = tail[i, first + q * step]
-    return near
+            coef[q, k] = alpha[i, first + q * step]
+            tails[q, k] = tail[i, first + q * step]
+    return coef, tails, root_r[rows], root_e[rows]
 
 
-def _hermite_sum_loop(alpha, tail_a, root_ra, root_ea, rows_a, beta, tail_b, root_rb, root_eb, rows_b,
-                      ia, ib, rho, first, step, tol, floor, out, done):
-    """The partial sums of hermiteruntime._hermite_sum, one entry at a time (same operations in
-    the same order, so the same results; unsigned indices: no negative-index wraparound).  The
-    first HERMITE_NEAR terms are read from the rows packed by _hermite_near (most sums stop
-    within them), the rest from the stores' rows."""
+@_jit
+def _hermite_powers(x, base, count, k):
+    """x[l] = x[l]^k for l < count by _hermite_power's squarings, each a pass over the lanes
+    (``base`` a work array)."""
+    for l in range(count):
+        base[l] = x[l]
+    k -= 1
+    while k:
+        if k & 1:
+            for l in range(count):
+                x[l] = x[l] * base[l]
+        for l in range(count):
+            base[l] = base[l] * base[l]
+        k >>= 1
+
+
+@_jit
+def _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb, tb, width, tol):
+    """Terms 0, 1, ... of the lanes l < count (entries (ka, kb + l)) from the packed columns, four
+    at a time, while more than 1/8 of the lanes are live; the number of terms summed."""
+    q, left = 0, count
+    while q + 4 <= width and 8 * left > count:
+        u0, u1, u2, u3, k = numba.uint64(q), numba.uint64(q + 1), numba.uint64(q + 2), numba.uint64(q + 3), numba.uint64(ka)
+        a0, a1, a2, a3 = ca[u0, k], ca[u1, k], ca[u2, k], ca[u3, k]
+        t0, t1, t2, t3 = ta[u0, k], ta[u1, k], ta[u2, k], ta[u3, k]
+        b0, b1, b2, b3 = cb[u0, kb:kb + count], cb[u1, kb:kb + count], cb[u2, kb:kb + count], cb[u3, kb:kb + count]
+        c0, c1, c2, c3 = tb[u0, kb:kb + count], tb[u1, kb:kb + count], tb[u2, kb:kb + count], tb[u3, kb:kb + count]
+        left = 0
+        for l in range(count):
+            sl, pl, rl, rrl, fa, fla, vl, on = s[l], power[l], r[l], rr[l], far[l], fl[l], v[l], live[l]
+            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a0, b0[l], t0 * c0[l], tol)
+            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a1, b1[l], t1 * c1[l], tol)
+            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a2, b2[l], t2 * c2[l], tol)
+            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a3, b3[l], t3 * c3[l], tol)
+            s[l], power[l], v[l], live[l] = sl, pl, vl, on
+            left += on
+        q += 4
+    return q
+
+
+@_jit
+def _hermite_settle(e0, count, v, live, lane, out, done):
+    """out and done of the entries e0 + lane[l] of the lanes l < count: v and True where the lane
+    stopped, v = 0 and False where it is still live."""
+    for l in range(count):
+        e = numba.uint64(e0 + lane[l])
+        out[e], done[e] = v[l], live[l] == 0
+
+
+@_jit
+def _hermite_run(e0, count, ka, kb, side_a, side_b, packed, rho, first, step, width, tol, floor, work, lanes, out, done):
+    """The sums of the entries e0 + l, l < count, of rows ka and kb + l of the sides' rows
+    (side = (coefficients, tails, roots of R, roots of E[f^2], rows)), side by side: the packed
+    terms four at a time (_hermite_packed), then term by term on the lanes still live, moved to
+    the front whenever half of them have stopped (the packed terms, then the stores' rows).  A
+    stopped lane goes on adding terms until the next move (its v is kept): no lane waits for a
+    branch on another's bound."""
+    alpha, tail_a, rows_a = side_a[0], side_a[1], side_a[4]
+    beta, tail_b, rows_b = side_b[0], side_b[1], side_b[4]
+    ca, ta, ra, ea, cb, tb, rb, eb = packed
+    s, power, r, rr, far, fl, v, base = work
+    live, lane, row = lanes
+    terms = alpha.shape[1]
+    i, x = numba.uint64(rows_a[numba.uint64(ka)]), numba.uint64(ka)
+    r_a = ra[x]
+    rho_run, rb_run, eb_run = rho[e0:e0 + count], rb[kb:kb + count], eb[kb:kb + count]
+    for l in range(count):
+        y = rho_run[l]
+        s[l], power[l], r[l], rr[l] = 0.0, (1.0 if first == 0 else y), y, (y * y if step == 2 else y)
+        far[l], fl[l], v[l], live[l], lane[l] = abs(y), floor * (ea[x] * eb_run[l]), 0.0, 1, l
+    _hermite_powers(far, base, count, terms)
+    for l in range(count):
+        far[l] = far[l] * (r_a * rb_run[l])
+    for l in range(count):
+        row[l] = rows_b[numba.uint64(kb + l)]
+    q = _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb, tb, width, tol)
+    left, known = count, False  # (the live lanes not yet counted)
+    for n in range(first + q * step, terms, step):
+        if not known or 2 * left <= count:  # the live lanes to the front, the others settled
+            _hermite_settle(e0, count, v, live, lane, out, done)
+            left = 0
+            for l in range(count):
+                if live[l]:
+                    s[left], power[left], r[left], rr[left] = s[l], power[l], r[l], rr[l]
+                    far[left], fl[left], lane[left], row[left] = far[l], fl[l], lane[l], row[l]
+                    v[left], live[left] = 0.0, 1
+                    left += 1
+            count, known = left, True
+            if count == 0:
+                return
+        k, left = numba.uint64(n), 0
+        if q < width:  # a packed term: the lanes' columns kb + lane
+            u, x = numba.uint64(q), numba.uint64(ka)
+            a, t = ca[u, x], ta[u, x]
+            for l in range(count):
+                c = numba.uint64(kb + lane[l])
+                s[l], power[l], v[l], live[l] = _hermite_lane(s[l], power[l], r[l], rr[l], far[l], fl[l], v[l], live[l],
+                                                              a, cb[u, c], t * tb[u, c], tol)
+                left += live[l]
+            q += 1
+        else:
+            a, t = alpha[i, k], tail_a[i, k]
+            for l in range(count):
+                j = numba.uint64(row[l])
+                s[l], power[l], v[l], live[l] = _hermite_lane(s[l], power[l], r[l], rr[l], far[l], fl[l], v[l], live[l],
+                                                              a, beta[j, k], t * tail_b[j, k], tol)
+                left += live[l]
+    _hermite_settle(e0, count, v, live, lane, out, done)
+
+
+@_jit
+def _hermite_sum_kernel(alpha, tail_a, root_ra, root_ea, rows_a, beta, tail_b, root_rb, root_eb, rows_b,
+                        ia, ib, rho, first, step, tol, floor, out, done):
+    """The partial sums of hermiteruntime._hermite_sum (same operations in the same order, so the
+    same results), in runs of up to HERMITE_LANES consecutive entries whose rows of one side are
+    one and of the other consecutive (a row or a column of a block: _hermite_run; single entries
+    are runs of one); the first HERMITE_NEAR terms are read from columns packed for the call."""
     terms = alpha.shape[1]
     width = min(HERMITE_NEAR, (terms - first + step - 1) // step)
-    near_a = _hermite_near(alpha, tail_a, rows_a, first, step, width)
-    near_b = _hermite_near(beta, tail_b, rows_b, first, step, width)
-    for e in range(rho.size):
-        ka, kb = numba.uint64(ia[e]), numba.uint64(ib[e])
-        i, j, r = numba.uint64(rows_a[ka]), numba.uint64(rows_b[kb]), rho[e]
-        far = _hermite_power(abs(r), terms) * (root_ra[i] * root_rb[j])
-        fl = floor * (root_ea[i] * root_eb[j])
-        s, power, rr = 0.0, (1.0 if first == 0 else r), (r * r if step == 2 else r)
-        stop = False
-        for k in range(width):
-            q = numba.uint64(k)
-            s, stop = _hermite_term(s, near_a[ka, q, 0], near_b[kb, q, 0], near_a[ka, q, 1] * near_b[kb, q, 1],
-                                    power, r, far, fl, tol)
-            power *= rr
-            if stop:
-                break
-        if not stop:
-            for k in range(first + width * step, terms, step):
-                n = numba.uint64(k)
-                s, stop = _hermite_term(s, alpha[i, n], beta[j, n], tail_a[i, n] * tail_b[j, n], power, r, far, fl,
-                                        tol)
-                power *= rr
-                if stop:
-                    break
-        if stop:
-            out[e] = s
-            done[e] = True
+    packed_a = _hermite_pack(alpha, tail_a, root_ra, root_ea, rows_a, first, step, width)
+    packed_b = _hermite_pack(beta, tail_b, root_rb, root_eb, rows_b, first, step, width)
+    side_a = (alpha, tail_a, root_ra, root_ea, rows_a)
+    side_b = (beta, tail_b, root_rb, root_eb, rows_b)
+    values, indices = np.empty((8, HERMITE_LANES)), np.empty((3, HERMITE_LANES), dtype=np.intp)
+    work = (values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7])
+    lanes = (indices[0], indices[1], indices[2])
+    size, e = rho.size, 0
+    while e < size:
+        ka, kb, count = ia[e], ib[e], 1
+        while count < HERMITE_LANES and e + count < size and ia[e + count] == ka and ib[e + count] == kb + count:
+            count += 1
+        if count > 1 or e + 1 == size or ib[e + 1] != kb or ia[e + 1] != ka + 1:
+            _hermite_run(e, count, ka, kb, side_a, side_b, (*packed_a, *packed_b), rho, first, step, width, tol, floor, work,
+                         lanes, out, done)
+        else:  # a column: the same sums with the sides' roles exchanged (their products commute)
+            while count < HERMITE_LANES and e + count < size and ib[e + count] == kb and ia[e + count] == ka + count:
+                count += 1
+            _hermite_run(e, count, kb, ka, side_b, side_a, (*packed_b, *packed_a), rho, first, step, width, tol, floor, work,
+                         lanes, out, done)
+        e += count
 
 
 _cell = _jit(_cell)
 _finish = _jit(_finish)
 _table1_kernel = _jit(_table1_loop)
-_hermite_power = _inline(hermiteruntime._hermite_power)
-_hermite_sum_kernel = _jit(_hermite_sum_loop)
 _hermite_theta_kernel = _jit(_hermite_theta_loop)
 
 
@@ -361,14 +466,21 @@ def hermite_tails(alpha):
     return tail, tail_class, total
 
 
+def _read_only(v, dtype):
+    """v as a contiguous array of ``dtype`` that the kernels only read (a read-only view: the
+    kernels' types are then the same whether the caller's array was writable or a broadcast view)."""
+    v = np.ascontiguousarray(v, dtype=dtype).view()
+    v.flags.writeable = False
+    return v
+
+
 def hermite_sum(side_a, side_b, ia, ib, rho, first=0, step=1, *, tol, floor):
-    """Numba version of hermiteruntime._hermite_sum (same arguments, plus its HERMITE_TOL and HERMITE_FLOOR)."""
+    """Numba version of hermiteruntime._hermite_sum (same arguments, plus its HERMITE_TOL and
+    HERMITE_FLOOR); one compiled kernel for every call (arrays passed read-only)."""
     out, done = np.zeros(rho.size), np.zeros(rho.size, dtype=bool)
-    sides = [np.ascontiguousarray(v, dtype=np.intp if k == 4 else float) for side in (side_a, side_b)
-             for k, v in enumerate(side)]
-    _hermite_sum_kernel(*sides, np.ascontiguousarray(ia, dtype=np.intp), np.ascontiguousarray(ib, dtype=np.intp),
-                        np.ascontiguousarray(rho, dtype=float), int(first), int(step), float(tol), float(floor),
-                        out, done)
+    arrays = [_read_only(v, np.intp if k == 4 else float) for side in (side_a, side_b) for k, v in enumerate(side)]
+    _hermite_sum_kernel(*arrays, _read_only(ia, np.intp), _read_only(ib, np.intp), _read_only(rho, float), int(first),
+                        int(step), float(tol), float(floor), out, done)
     return out, done
 
 
