@@ -142,10 +142,14 @@ def test_numpy_and_compiled_tails_agree(seed, rows, terms):
 
 @given(x=st.floats(0.0, 1.0), k=st.integers(1, 2048))
 def test_power_by_squaring(x, k):
-    """x^k by repeated squaring: within k ulps of the correctly rounded power; arrays as scalars."""
+    """x^k by repeated squaring: within k ulps of the correctly rounded power; arrays as scalars,
+    and the compiled sums' squarings over lanes (the far part of their bounds) bit for bit."""
     got = runtime._hermite_power(x, k)
     assert got == pytest.approx(x**k, rel=4 * k * np.finfo(float).eps, abs=1e-300)
     assert runtime._hermite_power(np.array([x]), k)[0] == got
+    lanes = np.array([x, x / 3, 0.5])
+    loops._hermite_powers(lanes, np.empty(3), 2, k)  # the first two lanes only
+    assert lanes[0] == got and lanes[1] == runtime._hermite_power(x / 3, k) and lanes[2] == 0.5
 
 
 @settings(max_examples=30, deadline=None)
