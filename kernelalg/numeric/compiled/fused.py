@@ -13,8 +13,9 @@ covariances) and other formulas keep NumPy.
 Each entry gets the same operations in the same order as from NumPy with the library's compiled
 helpers, so the values agree bit for bit.  Integer powers x**k are taken as x**float(k), NumPy's
 power (the C library's pow), but for x**2, a square in both; the printer writes x**3 as x**2*x, as
-a pow in the loop keeps the compiler from vectorising it.  For the same reason an edge series is
-evaluated only at the entries that need it (:func:`_marked`).
+a pow in the loop keeps the compiler from vectorising it.  For the same reason an edge series, and
+the exact ab - c^2 of _det2 near the edge, are evaluated only at the entries that need them
+(:func:`_marked`).
 
 The compiled text is stored in the cache (kind ``fused``) so that Numba caches its machine code
 next to it: a formula is compiled on its first call on FUSED_MIN entries or more (1-5 s per
@@ -39,7 +40,9 @@ from kernelalg import cache
 #: versions (bound to them in the compiled text), numpy for NUMPY_NAMES, and the edge series.
 HELPERS = {"_det2": "det2_value", "_det_sum": "det_sum_value", "_angle": "angle_value", "_arctan": "_atan",
            "_near_edge": "near_edge_value", "_shaped": "shaped_value"}
-_IMPORTS = {**HELPERS, "_near_edge_marked": "near_edge_marked"}
+#: the helpers' variants in a marked formula (see _marked)
+_MARKS = {"_near_edge": "_near_edge_marked", "_det2": "_det2_marked", "_det_sum": "_det_sum_marked"}
+_IMPORTS = {**HELPERS, **{marked: marked[1:] for marked in _MARKS.values()}}
 NUMPY_NAMES = {"sqrt", "pi"}
 SERIES = "_edge_series_"
 TABLE = "_table1"
@@ -231,33 +234,37 @@ def _table_rows(name: str, staged: _Staged, tables: tuple[str, ...], args: str) 
 
 
 def _marked(tree: ast.FunctionDef) -> ast.FunctionDef | None:
-    """The formula's variant that calls _near_edge_marked in place of _near_edge (None without
-    an edge series): NaN where the series is due, so that the loop over a row has no series in
-    it (it would be evaluated at every entry) and is vectorised; the kernel evaluates those
-    entries again with the series.  An angle to an edge is a function of the covariance, never
-    of a map's value, so a marked entry stays NaN in some output."""
+    """The formula's variant that calls the helpers' marked variants (_MARKS) in place of
+    _near_edge, _det2 and _det_sum (None without any of them): NaN where an edge series is due or
+    ab - c^2 needs its products' rounding errors restored, so that the loop over a row has neither
+    the series nor that branch in it (both would be evaluated at every entry) and is vectorised;
+    the kernel evaluates those entries again with the formula itself.  A marked entry comes out
+    NaN in some output: the formulas are arithmetic, which carries a NaN, and so are their helpers
+    (_near_edge_marked marks a NaN angle too)."""
     tree = ast.parse(ast.unparse(tree)).body[0]  # a copy
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-             and n.func.id == "_near_edge"]
+             and n.func.id in _MARKS]
     if not calls:
         return None
     for call in calls:
-        call.func.id = "_near_edge_marked"
+        call.func.id = _MARKS[call.func.id]
     tree.name = MARKED + tree.name
     return tree
 
 
 def _row_loops(name: str, count: int, marked: bool, args: str, tables: str) -> str:
     """The loops of a kernel over row i: the lines that compute its tables' values, then the
-    formula at each entry, or its marked variant and then the formula at the entries that came out
-    NaN."""
+    formula at each entry, or its marked variant and then the formula at the entries whose
+    outputs' sum came out NaN (a NaN in any output; or infinities of both signs, where the formula
+    gives the same values again)."""
     targets = ", ".join(f"out{k}[i, j]" for k in range(count)) + ","
     loop = "            for j in range(c.shape[1]):\n"
     if not marked:
         return f"{tables}{loop}                {targets} = {name}({args})\n"
-    nan = " or ".join(f"out{k}[i, j] != out{k}[i, j]" for k in range(count))
+    total = " + ".join(f"out{k}[i, j]" for k in range(count))
     return (f"{tables}{loop}                {targets} = {MARKED}{name}({args})\n"
-            f"{loop}                if {nan}:\n                    {targets} = {name}({args})\n")
+            f"{loop}                total = {total}\n                if total != total:\n"
+            f"                    {targets} = {name}({args})\n")
 
 
 def _blocks(a, b, c) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[int, ...]]:

@@ -92,8 +92,9 @@ def near_edge_value(value, angle, t0, series, a, b):
 
 @_inline
 def near_edge_marked(value, angle, t0, series, a, b):
-    """near_edge_value with NaN where the series is due (see fused._marked)."""
-    return math.nan if angle < t0 else value
+    """near_edge_value with NaN where the series is due or the angle is NaN (a marked
+    determinant, see det2_marked and fused._marked)."""
+    return value if angle >= t0 else math.nan
 
 
 @_inline
@@ -117,6 +118,15 @@ def det2_value(a, b, c):
 det2 = _ufunc("float64(float64, float64, float64)")(det2_value.py_func)  # runtime._det2
 
 
+@_inline
+def det2_marked(a, b, c):
+    """det2_value with NaN where it restores the products' errors (see fused._marked): ab - c^2
+    as a select, which keeps a loop over it a vector loop."""
+    p, q = a * b, c * c
+    d = p - q
+    return math.nan if d < 1e-3 * p else d
+
+
 det_product = _ufunc("float64(float64, float64, float64, float64, float64)")(runtime._det_product)  # u v / r - k c^2
 _det_product_value = _inline(runtime._det_product)
 
@@ -129,6 +139,15 @@ def det_sum_value(a, b, c, k, p, q, r):
     if k * a * b <= 1e3 * (p * a + q * b + r):
         return _det_product_value(u, q * b + r, r, k, c)
     return k * det2_value(a, b, c) + (u + q * b)
+
+
+@_inline
+def det_sum_marked(a, b, c, k, p, q, r):
+    """det_sum_value with det2_marked in place of det2_value (see fused._marked)."""
+    u = p * a + r
+    if k * a * b <= 1e3 * (p * a + q * b + r):
+        return _det_product_value(u, q * b + r, r, k, c)
+    return k * det2_marked(a, b, c) + (u + q * b)
 
 
 @intrinsic
