@@ -285,7 +285,8 @@ def _hermite_powers(x, base, count, k):
 @_jit
 def _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb, tb, width, tol):
     """Terms 0, 1, ... of the lanes l < count (entries (ka, kb + l)) from the packed columns, four
-    at a time, while more than 1/8 of the lanes are live; the number of terms summed."""
+    at a time, while more than 1/8 of the lanes are live; the number of terms summed and of the
+    lanes still live."""
     q, left = 0, count
     while q + 4 <= width and 8 * left > count:
         u0, u1, u2, u3, k = numba.uint64(q), numba.uint64(q + 1), numba.uint64(q + 2), numba.uint64(q + 3), numba.uint64(ka)
@@ -303,7 +304,7 @@ def _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb
             s[l], power[l], v[l], live[l] = sl, pl, vl, on
             left += on
         q += 4
-    return q
+    return q, left
 
 
 @_jit
@@ -318,13 +319,13 @@ def _hermite_settle(e0, count, v, live, lane, out, done):
 @_jit
 def _hermite_run(e0, count, ka, kb, side_a, side_b, packed, rho, first, step, width, tol, floor, work, lanes, out, done):
     """The sums of the entries e0 + l, l < count, of rows ka and kb + l of the sides' rows
-    (side = (coefficients, tails, roots of R, roots of E[f^2], rows)), side by side: the packed
+    (side = (coefficients, tails, rows); the roots of R and E[f^2] from ``packed``), side by side: the packed
     terms four at a time (_hermite_packed), then term by term on the lanes still live, moved to
     the front whenever half of them have stopped (the packed terms, then the stores' rows).  A
     stopped lane goes on adding terms until the next move (its v is kept): no lane waits for a
     branch on another's bound."""
-    alpha, tail_a, rows_a = side_a[0], side_a[1], side_a[4]
-    beta, tail_b, rows_b = side_b[0], side_b[1], side_b[4]
+    alpha, tail_a, rows_a = side_a
+    beta, tail_b, rows_b = side_b
     ca, ta, ra, ea, cb, tb, rb, eb = packed
     s, power, r, rr, far, fl, v, base = work
     live, lane, row = lanes
@@ -341,10 +342,9 @@ def _hermite_run(e0, count, ka, kb, side_a, side_b, packed, rho, first, step, wi
         far[l] = far[l] * (r_a * rb_run[l])
     for l in range(count):
         row[l] = rows_b[numba.uint64(kb + l)]
-    q = _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb, tb, width, tol)
-    left, known = count, False  # (the live lanes not yet counted)
+    q, left = _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb, tb, width, tol)
     for n in range(first + q * step, terms, step):
-        if not known or 2 * left <= count:  # the live lanes to the front, the others settled
+        if 2 * left <= count:  # the live lanes to the front, the others settled
             _hermite_settle(e0, count, v, live, lane, out, done)
             left = 0
             for l in range(count):
@@ -353,7 +353,7 @@ def _hermite_run(e0, count, ka, kb, side_a, side_b, packed, rho, first, step, wi
                     far[left], fl[left], lane[left], row[left] = far[l], fl[l], lane[l], row[l]
                     v[left], live[left] = 0.0, 1
                     left += 1
-            count, known = left, True
+            count = left
             if count == 0:
                 return
         k, left = numba.uint64(n), 0
@@ -387,8 +387,7 @@ def _hermite_sum_kernel(alpha, tail_a, root_ra, root_ea, rows_a, beta, tail_b, r
     width = min(HERMITE_NEAR, (terms - first + step - 1) // step)
     packed_a = _hermite_pack(alpha, tail_a, root_ra, root_ea, rows_a, first, step, width)
     packed_b = _hermite_pack(beta, tail_b, root_rb, root_eb, rows_b, first, step, width)
-    side_a = (alpha, tail_a, root_ra, root_ea, rows_a)
-    side_b = (beta, tail_b, root_rb, root_eb, rows_b)
+    side_a, side_b = (alpha, tail_a, rows_a), (beta, tail_b, rows_b)
     values, indices = np.empty((8, HERMITE_LANES)), np.empty((3, HERMITE_LANES), dtype=np.intp)
     work = (values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7])
     lanes = (indices[0], indices[1], indices[2])
