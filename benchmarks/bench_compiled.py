@@ -2,8 +2,9 @@
 
 Depth-2 NNGP + SG-NTK of N = 4000 points on the unit circle and of N = 1000 Gaussian points in
 R^10 (unequal norms), timed in the same run (seconds: best of ``--repeat`` after a warm-up that
-also compiles tables or loads them from the cache), each with its ratio to a closed-form
-reference and each map's status with its measured error bound.  The Hermite series keep their
+also compiles tables or loads them from the cache; the calls of a group's pairs taken in turn,
+so that a slow spell of the shared machine does not fall on one pair alone), each with its
+ratio to a closed-form reference and each map's status with its measured error bound.  The Hermite series keep their
 coefficients per variance and their tables in theta per variance pair for the next calls, which
 the repeated calls on the same points reuse; the "new data" columns time each call with those
 kept per data forgotten first (what a call on points of new norms costs):
@@ -48,18 +49,26 @@ GROUPS = (  # (reference pair, pairs timed against it)
 )
 
 
-def best_time(fn, repeat: int, before=lambda: None) -> tuple[float, float]:
-    """(best of ``repeat`` runs, each after ``before()``, seconds of the warm-up run)."""
+def first_call(fn) -> float:
+    """Seconds of one call of ``fn`` (the warm-up)."""
     t0 = time.perf_counter()
     fn()
-    warm = time.perf_counter() - t0
-    best = float("inf")
+    return time.perf_counter() - t0
+
+
+def interleaved(calls, repeat: int, before=None) -> list[float]:
+    """Best of ``repeat`` runs of each of ``calls``, taken in turn (one run of each, ``repeat``
+    times), so that a slow spell of the machine falls on all of them alike and not on the one
+    being timed then; ``before[k]()`` runs, untimed, before each run of call k."""
+    best = [float("inf")] * len(calls)
     for _ in range(repeat):
-        before()
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, warm
+        for k, fn in enumerate(calls):
+            if before is not None:
+                before[k]()
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
 
 
 def forget_data(kernel: Kernel) -> None:
@@ -78,8 +87,10 @@ def tanh_against_neural_tangents(python: Path, X: np.ndarray, depth: int, repeat
     """neural-tangents' ElementwiseNumerical(tanh) on X (NNGP + NTK, float64) beside kernelalg's
     tanh (psi = phi') and erf on X, and its error against kernelalg's tanh."""
     erf, tanh = Kernel("erf", depth=depth), Kernel("tanh", depth=depth)
-    t_erf = best_time(lambda: erf(X, outputs=("nngp", "sgntk")), repeat)[0]
-    t_tanh = best_time(lambda: tanh(X, outputs=("nngp", "sgntk")), repeat)[0]
+    runs = [lambda kernel=kernel: kernel(X, outputs=("nngp", "sgntk")) for kernel in (erf, tanh)]
+    for run in runs:
+        first_call(run)
+    t_erf, t_tanh = interleaved(runs, repeat)
     with tempfile.TemporaryDirectory() as tmp:
         out, points = Path(tmp) / "nt.npz", Path(tmp) / "points.npy"
         np.save(points, X)
@@ -106,18 +117,20 @@ def main() -> None:
     inputs = {"circle": circle(args.n_circle), "gauss10": np.random.default_rng(0).standard_normal((args.n_gauss, 10))}
     rows = []
     for reference, pairs in GROUPS:
-        group = []
-        for phi, psi in (reference, *pairs):
-            kernel = Kernel(phi, psi, depth=args.depth)
-            row = {"pair": f"{phi} + {psi or phi + chr(39)}", "reference": group[0]["pair"] if group else None,
-                   "status": {name: kernel.maps.status(name) for name in ("nngp", "sg")}}
-            for label, X in inputs.items():
-                run = lambda kernel=kernel, X=X: kernel(X, outputs=("nngp", "sgntk"))
-                row[label], row[f"{label}_first_call"] = best_time(run, args.repeat)
-                row[f"{label}_ratio"] = row[label] / (group[0][label] if group else row[label])
-                row[f"{label}_new_data"] = best_time(run, args.repeat, lambda kernel=kernel: forget_data(kernel))[0]
-                row[f"{label}_new_data_ratio"] = row[f"{label}_new_data"] / (group[0][label] if group else row[label])
-            group.append(row)
+        kernels = [Kernel(phi, psi, depth=args.depth) for phi, psi in (reference, *pairs)]
+        group = [{"pair": f"{k.phi} + {k.psi or k.phi + chr(39)}", "status": {name: k.maps.status(name) for name in ("nngp", "sg")}}
+                 for k in kernels]
+        for row in group:
+            row["reference"] = group[0]["pair"] if row is not group[0] else None
+        for label, X in inputs.items():
+            runs = [lambda kernel=kernel, X=X: kernel(X, outputs=("nngp", "sgntk")) for kernel in kernels]
+            for row, run in zip(group, runs):
+                row[f"{label}_first_call"] = first_call(run)
+            kept = interleaved(runs, args.repeat)
+            new = interleaved(runs, args.repeat, [lambda kernel=kernel: forget_data(kernel) for kernel in kernels])
+            for row, seconds, new_seconds in zip(group, kept, new):
+                row[label], row[f"{label}_new_data"] = seconds, new_seconds
+                row[f"{label}_ratio"], row[f"{label}_new_data_ratio"] = seconds / kept[0], new_seconds / kept[0]
         rows += group
     tanh = None
     if args.nt_python.exists():

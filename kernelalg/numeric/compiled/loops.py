@@ -319,11 +319,11 @@ def _hermite_settle(e0, count, v, live, lane, out, done):
 @_jit
 def _hermite_run(e0, count, ka, kb, side_a, side_b, packed, rho, first, step, width, tol, floor, work, lanes, out, done):
     """The sums of the entries e0 + l, l < count, of rows ka and kb + l of the sides' rows
-    (side = (coefficients, tails, rows); the roots of R and E[f^2] from ``packed``), side by side: the packed
-    terms four at a time (_hermite_packed), then term by term on the lanes still live, moved to
-    the front whenever half of them have stopped (the packed terms, then the stores' rows).  A
-    stopped lane goes on adding terms until the next move (its v is kept): no lane waits for a
-    branch on another's bound."""
+    (side = (coefficients, tails, rows); the roots of R and E[f^2] come with the packed columns),
+    side by side: the packed terms four at a time (_hermite_packed), then term by term on the
+    lanes still live, moved to the front whenever half of them have stopped (the packed terms,
+    then the stores' rows).  A stopped lane goes on adding terms until the next move (its v is
+    kept): no lane waits for a branch on another's bound."""
     alpha, tail_a, rows_a = side_a
     beta, tail_b, rows_b = side_b
     ca, ta, ra, ea, cb, tb, rb, eb = packed
