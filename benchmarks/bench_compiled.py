@@ -4,8 +4,9 @@ Depth-2 NNGP + SG-NTK of N = 4000 points on the unit circle and of N = 1000 Gaus
 R^10 (unequal norms), timed in the same run (seconds: best of ``--repeat`` after a warm-up that
 also compiles tables or loads them from the cache; the calls of a group's pairs taken in turn,
 so that a slow spell of the shared machine does not fall on one pair alone), each with its
-ratio to a closed-form reference and each map's status with its measured error bound.  The Hermite series keep their
-coefficients per variance and their tables in theta per variance pair for the next calls, which
+ratio to a closed-form reference and each map's status with its measured error bound.  The
+Hermite series keep their coefficients per variance and their tables in theta per variance
+pair for the next calls, which
 the repeated calls on the same points reuse; the "new data" columns time each call with those
 kept per data forgotten first (what a call on points of new norms costs):
 
