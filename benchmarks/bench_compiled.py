@@ -6,9 +6,9 @@ also compiles tables or loads them from the cache; the calls of a group's pairs 
 so that a slow spell of the shared machine does not fall on one pair alone), each with its
 ratio to a closed-form reference and each map's status with its measured error bound.  The
 Hermite series keep their coefficients per variance and their tables in theta per variance
-pair for the next calls, which
-the repeated calls on the same points reuse; the "new data" columns time each call with those
-kept per data forgotten first (what a call on points of new norms costs):
+pair for the next calls, which the repeated calls on the same points reuse; the "new data"
+columns time each call with those kept per data forgotten first (what a call on points of new
+norms costs):
 
 * sign with surrogates whose mixed map ``sg`` is a tabulated reduced integral
   (snntorch.fast_sigmoid, norse.super, snntorch.sigmoid), against sign + gaussian (all closed);
