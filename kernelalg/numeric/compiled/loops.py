@@ -132,22 +132,25 @@ _det_product_value = _inline(runtime._det_product)
 
 
 @_inline
-def det_sum_value(a, b, c, k, p, q, r):
+def _det_sum_by(det, a, b, c, k, p, q, r):
     """runtime._det_sum of one entry: k (ab - c^2) + p a + q b + r as (p a + r)(q b + r)/r - k c^2
-    where k ab <= 1000 (p a + q b + r), else from ab - c^2 (det2_value)."""
+    where k ab <= 1000 (p a + q b + r), else from ab - c^2 as ``det`` gives it."""
     u = p * a + r
     if k * a * b <= 1e3 * (p * a + q * b + r):
         return _det_product_value(u, q * b + r, r, k, c)
-    return k * det2_value(a, b, c) + (u + q * b)
+    return k * det(a, b, c) + (u + q * b)
+
+
+@_inline
+def det_sum_value(a, b, c, k, p, q, r):
+    """runtime._det_sum of one entry (_det_sum_by with det2_value)."""
+    return _det_sum_by(det2_value, a, b, c, k, p, q, r)
 
 
 @_inline
 def det_sum_marked(a, b, c, k, p, q, r):
     """det_sum_value with det2_marked in place of det2_value (see fused._marked)."""
-    u = p * a + r
-    if k * a * b <= 1e3 * (p * a + q * b + r):
-        return _det_product_value(u, q * b + r, r, k, c)
-    return k * det2_marked(a, b, c) + (u + q * b)
+    return _det_sum_by(det2_marked, a, b, c, k, p, q, r)
 
 
 @intrinsic
