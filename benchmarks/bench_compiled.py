@@ -12,8 +12,10 @@ norms costs):
 
 * sign with surrogates whose mixed map ``sg`` is a tabulated reduced integral
   (snntorch.fast_sigmoid, norse.super, snntorch.sigmoid), against sign + gaussian (all closed);
-* smooth activations with snntorch.fast_sigmoid, whose maps are nested means summed as Hermite
-  series (tanh, softplus, SiLU) or a reduced integral (erf(m=3)), against erf (all closed).
+* smooth activations with snntorch.fast_sigmoid against erf (all closed): tanh, whose maps are
+  nested means summed as Hermite series; softplus and SiLU, whose NNGP is one and whose ``sg``
+  is E[psi]/2 by parity (tabulated); erf(m=3), whose ``sg`` the Gaussian tilt reduces to a mean
+  of one variable (tabulated).
 
 Where neural-tangents' venv exists (``~/.cache/kernelalg-peers/ntenv``, or ``--nt-python``), the
 same depth-2 tanh network on the N = 1000 Gaussian points is also timed with its

@@ -239,6 +239,12 @@ def _hermite_theta_loop(coef, rho, cells, out):
 
 
 @_jit
+def _hermite_term(s, power, rr, a, b):
+    """One term of a lane's sum whose bound is not tested: s + a b power and the next power."""
+    return s + a * b * power, power * rr
+
+
+@_jit
 def _hermite_lane(s, power, r, rr, far, fl, v, live, a, b, tail, tol):
     """One term of a lane's sum (hermiteruntime._hermite_sum's operations): s + a b power, its
     bound |rho|^(N+1) tail + far against tol max(|s|, fl), and the sum where the bound first
@@ -248,7 +254,8 @@ def _hermite_lane(s, power, r, rr, far, fl, v, live, a, b, tail, tol):
     return s, power * rr, (s if (live != 0) & stop else v), (0 if stop else live)
 
 
-#: Terms of a Hermite sum read from columns packed for the call (_hermite_pack): most sums stop within them.
+#: Terms of a Hermite sum read from columns packed for the call (_hermite_pack): most sums stop
+#: within them.  Their bounds are tested after every fourth term (hermiteruntime.HERMITE_CHECKED).
 HERMITE_NEAR = 32
 #: Entries of a Hermite sum summed side by side: consecutive entries of a row (or a column) of a block.
 HERMITE_LANES = 256
@@ -288,21 +295,21 @@ def _hermite_powers(x, base, count, k):
 @_jit
 def _hermite_packed(s, power, r, rr, far, fl, v, live, count, ka, kb, ca, ta, cb, tb, width, tol):
     """Terms 0, 1, ... of the lanes l < count (entries (ka, kb + l)) from the packed columns, four
-    at a time, while more than 1/8 of the lanes are live; the number of terms summed and of the
-    lanes still live."""
+    at a time (the bound tested after the fourth), while more than 1/8 of the lanes are live; the
+    number of terms summed and of the lanes still live."""
     q, left = 0, count
     while q + 4 <= width and 8 * left > count:
         u0, u1, u2, u3, k = numba.uint64(q), numba.uint64(q + 1), numba.uint64(q + 2), numba.uint64(q + 3), numba.uint64(ka)
         a0, a1, a2, a3 = ca[u0, k], ca[u1, k], ca[u2, k], ca[u3, k]
-        t0, t1, t2, t3 = ta[u0, k], ta[u1, k], ta[u2, k], ta[u3, k]
+        t3 = ta[u3, k]
         b0, b1, b2, b3 = cb[u0, kb:kb + count], cb[u1, kb:kb + count], cb[u2, kb:kb + count], cb[u3, kb:kb + count]
-        c0, c1, c2, c3 = tb[u0, kb:kb + count], tb[u1, kb:kb + count], tb[u2, kb:kb + count], tb[u3, kb:kb + count]
+        c3 = tb[u3, kb:kb + count]
         left = 0
         for l in range(count):
             sl, pl, rl, rrl, fa, fla, vl, on = s[l], power[l], r[l], rr[l], far[l], fl[l], v[l], live[l]
-            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a0, b0[l], t0 * c0[l], tol)
-            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a1, b1[l], t1 * c1[l], tol)
-            sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a2, b2[l], t2 * c2[l], tol)
+            sl, pl = _hermite_term(sl, pl, rrl, a0, b0[l])
+            sl, pl = _hermite_term(sl, pl, rrl, a1, b1[l])
+            sl, pl = _hermite_term(sl, pl, rrl, a2, b2[l])
             sl, pl, vl, on = _hermite_lane(sl, pl, rl, rrl, fa, fla, vl, on, a3, b3[l], t3 * c3[l], tol)
             s[l], power[l], v[l], live[l] = sl, pl, vl, on
             left += on
@@ -360,14 +367,19 @@ def _hermite_run(e0, count, ka, kb, side_a, side_b, packed, rho, first, step, wi
             if count == 0:
                 return
         k, left = numba.uint64(n), 0
-        if q < width:  # a packed term: the lanes' columns kb + lane
+        if q < width:  # a packed term: the lanes' columns kb + lane; every fourth one's bound tested
             u, x = numba.uint64(q), numba.uint64(ka)
             a, t = ca[u, x], ta[u, x]
-            for l in range(count):
-                c = numba.uint64(kb + lane[l])
-                s[l], power[l], v[l], live[l] = _hermite_lane(s[l], power[l], r[l], rr[l], far[l], fl[l], v[l], live[l],
-                                                              a, cb[u, c], t * tb[u, c], tol)
-                left += live[l]
+            if q % 4 != 3:
+                for l in range(count):
+                    s[l], power[l] = _hermite_term(s[l], power[l], rr[l], a, cb[u, numba.uint64(kb + lane[l])])
+                    left += live[l]
+            else:
+                for l in range(count):
+                    c = numba.uint64(kb + lane[l])
+                    s[l], power[l], v[l], live[l] = _hermite_lane(s[l], power[l], r[l], rr[l], far[l], fl[l], v[l],
+                                                                  live[l], a, cb[u, c], t * tb[u, c], tol)
+                    left += live[l]
             q += 1
         else:
             a, t = alpha[i, k], tail_a[i, k]

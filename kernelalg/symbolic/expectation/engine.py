@@ -23,10 +23,10 @@ from kernelalg.symbolic.expectation.algebraic import algebraic_integral
 from kernelalg.symbolic.expectation.gaussian2d import gaussian_product
 from kernelalg.symbolic.expectation.orthant import orthant_increment
 from kernelalg.symbolic.expectation.real import is_complex
-from kernelalg.symbolic.expectation.result import Expectation
+from kernelalg.symbolic.expectation.result import REDUCED, Expectation
 from kernelalg.symbolic.expectation.univariate import COMPLEX_STEP, gaussian_mean, mean_steps, normal_pdf
 from kernelalg.symbolic.functions import x
-from kernelalg.symbolic.piecewise import Distribution, derivative, gauss_terms
+from kernelalg.symbolic.piecewise import Distribution, decompose, derivative, gauss_terms, parity
 from kernelalg.symbolic.special import GaussianMean, OwenT
 from kernelalg.symbolic.timelimit import TimeLimitExceeded, limited
 
@@ -156,11 +156,44 @@ def _combined_exponents(expr: sp.Expr) -> sp.Expr:
                         lambda e: sp.exp(sp.factor(sp.cancel(e.args[0]))))
 
 
+def _centred_gaussian(dist: Distribution) -> tuple[sp.Expr, sp.Expr] | None:
+    """(K, k) where ``dist`` is K exp(-k x^2), k > 0, on the whole line; else None."""
+    if dist.deltas or len(dist.pieces) != 1:
+        return None
+    terms = gauss_terms(dist.pieces[0].expr)
+    if terms is None or len(terms) != 1:
+        return None
+    rest, q = terms[0]
+    k = -q.coeff_monomial(x**2)
+    if rest.has(x) or q.coeff_monomial(x) != 0 or not k.is_extended_positive:
+        return None
+    return rest * sp.exp(q.coeff_monomial(1)), k
+
+
+def _tilt(f: Distribution, g: Distribution, a, b, c) -> Expectation | None:
+    """E[K exp(-k u^2) g(v)] = K / sqrt(1 + 2 k a) E[g(w)], w ~ N(0, (b + 2 k (ab - c^2)) / (1 + 2 k a)):
+    the Gaussian factor tilts the law of (u, v) to a Gaussian one (u's variance a / (1 + 2 k a))
+    under which v has that variance; either side may be the Gaussian one."""
+    for gauss, other, (var_g, var_o) in ((f, g, (a, b)), (g, f, (b, a))):
+        found = _centred_gaussian(gauss)
+        if found is not None:
+            scale, k = found
+            var = (var_o + 2 * k * (a * b - c**2)) / (1 + 2 * k * var_g)
+            steps = ("Gaussian tilt: E[K exp(-k u^2) g(v)] = K / sqrt(1 + 2 k a) E[g(w)], "
+                     "w ~ N(0, (b + 2 k (ab - c^2)) / (1 + 2 k a))", *_mean_steps(other, mu=sp.S.Zero))
+            return Expectation(scale / sp.sqrt(1 + 2 * k * var_g) * mean_or_placeholder(other, 0, var), steps)
+    return None
+
+
 def _fallback(f: Distribution, g: Distribution, a, b, c) -> Expectation:
-    """E[f(u) E[g(v) | u]] with the inner mean closed if possible, else nested quadrature.
+    """A centred Gaussian side tilted away (_tilt), else E[f(u) E[g(v) | u]] with the inner
+    mean closed if possible, else nested quadrature.
 
     The outer variable is ``y``; inner means are in the function's own variable ``x``.
     """
+    tilted = _tilt(f, g, a, b, c)
+    if tilted is not None:
+        return tilted
     var_v, var_u = (a * b - c**2) / a, (a * b - c**2) / b
     inner_g = conditional_mean(g, c * y / a, var_v)
     inner_g = None if inner_g is None else _combined_exponents(inner_g)
@@ -177,17 +210,38 @@ def _fallback(f: Distribution, g: Distribution, a, b, c) -> Expectation:
     return Expectation(expr, ("no closed form: 2-D integral as nested 1-D Gaussian means",))
 
 
+def _parity_constant(f: Distribution, g: Distribution) -> sp.Expr | None:
+    """k where g has a parity p (g(-x) = p g(x)), f has none and f's part of parity p,
+    (f(x) + p f(-x)) / 2, is the constant k: then E[f(u) g(v)] = k E[g(v)], since (u, v) and
+    (-u, -v) have the same law."""
+    p = parity(g)
+    if not p or parity(f):
+        return None
+    expr = f.as_expr()
+    return decompose(sp.simplify((expr + p * expr.subs(x, -x)) / 2)).constant()
+
+
 def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Expectation | None:
     for const, other, var in ((f.constant(), g, b), (g.constant(), f, a)):
         if const is not None:
             steps = ("constant factor: k E[g]", *_mean_steps(other, mu=sp.S.Zero))
             return Expectation(const * mean_or_placeholder(other, 0, var), steps)
+    for const, other, var in ((_parity_constant(f, g), g, b), (_parity_constant(g, f), f, a)):
+        if const is not None:
+            steps = ("parity: E[f(u) g(v)] = E[f_p(u) g(v)], f_p = (f(x) + p f(-x))/2 the part of f of "
+                     "g's parity p, here a constant k: k E[g]", *_mean_steps(other, mu=sp.S.Zero))
+            result = Expectation(const * mean_or_placeholder(other, 0, var), steps)
+            if result.closed_form or depth == 0:  # deeper only a closed form serves (Price integrates it)
+                return result
     if len(f.pieces) == 1 and len(g.pieces) == 1:
         f_terms, g_terms = gauss_terms(f.pieces[0].expr), gauss_terms(g.pieces[0].expr)
         if f_terms is not None and g_terms is not None:
             step = "Gaussian integral over the plane (polynomial x exp(quadratic))"
             complex_step = (COMPLEX_STEP,) if is_complex(f_terms) or is_complex(g_terms) else ()
             return Expectation(gaussian_product(f_terms, g_terms, a, b, c), (step, *complex_step))
+    tilted = _tilt(f, g, a, b, c)
+    if tilted is not None and tilted.closed_form:
+        return tilted
     if depth < MAX_PRICE_DEPTH:
         return _price(f, g, a, b, c, depth)
     return None
@@ -209,7 +263,7 @@ def expect(f: Distribution, g: Distribution, a=None, b=None, c=None, depth: int 
         parts.append(_condition(g.deltas, f.regular, b, a, c, "v"))
     if not f.regular.is_zero() and not g.regular.is_zero():
         regular = _regular(f.regular, g.regular, a, b, c, depth)
-        if regular is None or not regular.closed_form:
+        if regular is None or not (regular.closed_form or (depth == 0 and regular.status == REDUCED)):
             if depth > 0:
                 return None
             regular = _fallback(f.regular, g.regular, a, b, c)
