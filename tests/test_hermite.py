@@ -163,6 +163,21 @@ def test_numpy_and_compiled_tables_in_the_angle_agree(seed, size):
     assert np.array_equal(loops.hermite_theta(coef, rho, runtime._H_CELLS), want)
 
 
+def test_table_positions_kept_only_for_equal_correlations():
+    """The compiled lookup keeps the arc cosines of the correlations it saw last: the next table
+    at equal correlations reads them (NumPy's values bit for bit), and correlations changed in
+    place (the same array) or of another shape are computed anew."""
+    rng = np.random.default_rng(7)
+    tables = rng.standard_normal((2, runtime._H_CELLS, runtime._H_DEGREE + 1))
+    rho = rng.uniform(-1, 1, 41)
+    for coef in tables:
+        assert np.array_equal(loops.hermite_theta(coef, rho, runtime._H_CELLS), runtime._hermite_theta(coef, rho))
+    rho[::3] = -rho[::3]
+    assert np.array_equal(loops.hermite_theta(tables[0], rho, runtime._H_CELLS), runtime._hermite_theta(tables[0], rho))
+    assert np.array_equal(loops.hermite_theta(tables[1], rho[:40], runtime._H_CELLS),
+                          runtime._hermite_theta(tables[1], rho[:40]))
+
+
 def test_pairs_found_and_refused():
     """tanh's nested nngp mean is E[tanh(u) tanh(v)]; a mean whose integrand has a kink away
     from 0, or a reduced mean whose conditional mean does not give a function back, is left to the rule."""

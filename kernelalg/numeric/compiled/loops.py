@@ -13,6 +13,7 @@ import); see :func:`kernelalg.numeric.compiled.accelerate`.
 from __future__ import annotations
 
 import math
+import threading
 
 import numba
 import numpy as np
@@ -225,17 +226,44 @@ def _table1_loop(v, out, e_lo, split, coef, log, v_lo, g_lo, p_lo, v_hi, g_hi, p
         j += lanes
 
 
-def _hermite_theta_loop(coef, rho, cells, out):
-    """hermiteruntime._hermite_theta one entry at a time: the cell of theta = acos(rho) and
-    Clenshaw's recurrence in it (same operations in the same order)."""
+def _theta_positions_loop(rho, cells, x):
+    """x = acos(rho) cells / pi: the positions of correlations among the cells of a table in theta."""
+    scale = cells / math.pi
     for e in range(rho.size):
-        x = math.acos(rho[e]) * (cells / math.pi)
-        cell = min(int(x), cells - 1)
-        t = 2 * (x - cell) - 1
-        b1, b2 = 0.0, 0.0
-        for k in range(coef.shape[1] - 1, 0, -1):
-            b1, b2 = coef[cell, k] + 2 * t * b1 - b2, b1
-        out[e] = coef[cell, 0] + t * b1 - b2
+        x[e] = math.acos(rho[e]) * scale
+
+
+@_inline
+def _theta_cell(x, cells):
+    """(cell, t) of a position x: cell floor(x) (the last one for theta = pi), t = 2 (x - cell) - 1."""
+    cell = min(int(x), cells - 1)
+    return cell, 2 * (x - cell) - 1
+
+
+def _hermite_theta_loop(coef, x, cells, out):
+    """hermiteruntime._hermite_theta at positions x (_theta_positions_loop) entry by entry:
+    Clenshaw's recurrence in each one's cell (same operations in the same order), four entries
+    at a time with their recurrences interleaved (each step of one waits for its step before)."""
+    top, four = coef.shape[1] - 1, x.size - x.size % 4
+    for e in range(0, four, 4):
+        c0, t0 = _theta_cell(x[e], cells)
+        c1, t1 = _theta_cell(x[e + 1], cells)
+        c2, t2 = _theta_cell(x[e + 2], cells)
+        c3, t3 = _theta_cell(x[e + 3], cells)
+        p0 = q0 = p1 = q1 = p2 = q2 = p3 = q3 = 0.0
+        for k in range(top, 0, -1):
+            p0, q0 = coef[c0, k] + 2 * t0 * p0 - q0, p0
+            p1, q1 = coef[c1, k] + 2 * t1 * p1 - q1, p1
+            p2, q2 = coef[c2, k] + 2 * t2 * p2 - q2, p2
+            p3, q3 = coef[c3, k] + 2 * t3 * p3 - q3, p3
+        out[e], out[e + 1] = coef[c0, 0] + t0 * p0 - q0, coef[c1, 0] + t1 * p1 - q1
+        out[e + 2], out[e + 3] = coef[c2, 0] + t2 * p2 - q2, coef[c3, 0] + t3 * p3 - q3
+    for e in range(four, x.size):
+        c, t = _theta_cell(x[e], cells)
+        p, q = 0.0, 0.0
+        for k in range(top, 0, -1):
+            p, q = coef[c, k] + 2 * t * p - q, p
+        out[e] = coef[c, 0] + t * p - q
 
 
 @_jit
@@ -426,6 +454,8 @@ _cell = _jit(_cell)
 _finish = _jit(_finish)
 _table1_kernel = _jit(_table1_loop)
 _hermite_theta_kernel = _jit(_hermite_theta_loop)
+_theta_positions = _jit(_theta_positions_loop)
+_THETA = threading.local()  # per thread: the correlations last looked up in a table and their positions
 
 
 @_jit
@@ -465,10 +495,18 @@ def table1(table, v):
 
 
 def hermite_theta(coef, rho, cells):
-    """Numba version of hermiteruntime._hermite_theta (same arguments, plus its _H_CELLS)."""
+    """Numba version of hermiteruntime._hermite_theta (same arguments, plus its _H_CELLS).  The
+    positions acos(rho) cells / pi of the correlations a thread looked up last are kept with a
+    copy of them: the maps of a layer (nngp, sg and its swap) look up equal correlations one
+    after another, and the arc cosine costs about as much as a table's sum."""
+    rho = np.ascontiguousarray(rho, dtype=float).reshape(-1)
+    last = getattr(_THETA, "last", None)
+    if last is None or last[0].shape != rho.shape or not np.array_equal(last[0], rho):
+        x = np.empty(rho.size)
+        _theta_positions(rho, int(cells), x)
+        last = _THETA.last = (rho.copy(), x)
     out = np.empty(rho.size)
-    _hermite_theta_kernel(np.ascontiguousarray(coef, dtype=float), np.ascontiguousarray(rho, dtype=float),
-                          int(cells), out)
+    _hermite_theta_kernel(np.ascontiguousarray(coef, dtype=float), last[1], int(cells), out)
     return out
 
 
