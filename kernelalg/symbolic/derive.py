@@ -4,7 +4,8 @@ The maps (which functions enter each expectation) are specified in :mod:`kernela
 Each expectation and derivative is read from the cache (:mod:`kernelalg.cache`) or derived in the
 worker process within the pair's time budget (:mod:`kernelalg.symbolic.worker`).  Results whose
 SymPy integration was cut short by its time limit have a route step starting with
-:data:`LIMIT_NOTE` and are not cached, so that a faster run may still find the closed form.
+:data:`LIMIT_NOTE`; they are cached like the others (the limit is on CPU time, so the next run
+would stop at the same place: clear the cache, or derive with ``use_cache=False``, to try again).
 """
 
 from __future__ import annotations
@@ -96,15 +97,15 @@ def _checked(fn: Function) -> Distribution:
 # --- tasks run by the derivation worker ---
 
 def expectation_task(data: dict) -> dict:
-    """E[f g] of two functions; ``final`` is False when a time limit cut an integration short."""
+    """E[f g] of two functions."""
     f, g = (_function_from(d) for d in data["functions"])
     with timelimit.recording() as hits:
         outcome = expect(_checked(f), _checked(g))
         expr = tidy(outcome.expr)
     note = (f"{LIMIT_NOTE}: a SymPy integration was stopped after {max(hits, default=0):g} s, so a closed form "
-            "may have been missed (this result is not cached)")
+            "may have been missed")
     route = outcome.route + ((note,) if hits else ())
-    return {**expectation_data(Expectation(expr, route, outcome.diverges)), "final": not hits}
+    return expectation_data(Expectation(expr, route, outcome.diverges))
 
 
 def derivative_task(data: dict) -> dict:
@@ -133,7 +134,7 @@ def _expectation(f: Function, g: Function, use_cache: bool, budget: worker.Budge
                        {"functions": [_function_data(f), _function_data(g)]}, budget,
                        f"the derivation of E[f(u) g(v)] for f = {f}, g = {g}")
     result = expectation_from(reply)
-    if use_cache and reply["final"]:
+    if use_cache:
         cache.store("derivations", digest, ".json", json.dumps(expectation_data(result)))
     return result
 

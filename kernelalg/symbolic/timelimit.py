@@ -11,7 +11,7 @@ signal handlers are never touched.
 Forking is safe only in a single-threaded process; derivations run in their own worker process
 (:mod:`kernelalg.symbolic.worker`), which is.  Elsewhere (a threaded caller, or no ``fork``)
 the function runs in the calling process without a limit.  Limits that were hit are collected by
-:func:`recording`, so that a result obtained under a limit is marked and not cached as final.
+:func:`recording`, so that a result obtained under a limit is marked as such in its route.
 """
 
 from __future__ import annotations
