@@ -16,6 +16,8 @@ Routes, tried in this order (docs/derivation.md section 3):
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import sympy as sp
 
 from kernelalg.errors import DerivationError
@@ -170,6 +172,7 @@ def _centred_gaussian(dist: Distribution) -> tuple[sp.Expr, sp.Expr] | None:
     return rest * sp.exp(q.coeff_monomial(1)), k
 
 
+@lru_cache(maxsize=64)  # asked for a closed form before Price's route, and again by the fallback
 def _tilt(f: Distribution, g: Distribution, a, b, c) -> Expectation | None:
     """E[K exp(-k u^2) g(v)] = K / sqrt(1 + 2 k a) E[g(w)], w ~ N(0, (b + 2 k (ab - c^2)) / (1 + 2 k a)):
     the Gaussian factor tilts the law of (u, v) to a Gaussian one (u's variance a / (1 + 2 k a))
@@ -210,13 +213,9 @@ def _fallback(f: Distribution, g: Distribution, a, b, c) -> Expectation:
     return Expectation(expr, ("no closed form: 2-D integral as nested 1-D Gaussian means",))
 
 
-def _parity_constant(f: Distribution, g: Distribution) -> sp.Expr | None:
-    """k where g has a parity p (g(-x) = p g(x)), f has none and f's part of parity p,
-    (f(x) + p f(-x)) / 2, is the constant k: then E[f(u) g(v)] = k E[g(v)], since (u, v) and
-    (-u, -v) have the same law."""
-    p = parity(g)
-    if not p or parity(f):
-        return None
+def _parity_constant(f: Distribution, p: int) -> sp.Expr | None:
+    """k where f's part of parity p, (f(x) + p f(-x)) / 2, is the constant k: against a g of
+    parity p, E[f(u) g(v)] = k E[g(v)], since (u, v) and (-u, -v) have the same law."""
     expr = f.as_expr()
     return decompose(sp.simplify((expr + p * expr.subs(x, -x)) / 2)).constant()
 
@@ -226,7 +225,9 @@ def _regular(f: Distribution, g: Distribution, a, b, c, depth: int) -> Expectati
         if const is not None:
             steps = ("constant factor: k E[g]", *_mean_steps(other, mu=sp.S.Zero))
             return Expectation(const * mean_or_placeholder(other, 0, var), steps)
-    for const, other, var in ((_parity_constant(f, g), g, b), (_parity_constant(g, f), f, a)):
+    pf, pg = parity(f), parity(g)
+    for p, own, side, other, var in ((pg, pf, f, g, b), (pf, pg, g, f, a)):
+        const = _parity_constant(side, p) if p and not own else None
         if const is not None:
             steps = ("parity: E[f(u) g(v)] = E[f_p(u) g(v)], f_p = (f(x) + p f(-x))/2 the part of f of "
                      "g's parity p, here a constant k: k E[g]", *_mean_steps(other, mu=sp.S.Zero))
