@@ -21,7 +21,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from kernelalg.codegen import runtime
+from kernelalg.codegen import hermiteruntime, runtime
 
 
 def _jit(fn):
@@ -283,8 +283,8 @@ def _hermite_lane(s, power, r, rr, far, fl, v, live, a, b, tail, tol):
 
 
 #: Terms of a Hermite sum read from columns packed for the call (_hermite_pack): most sums stop
-#: within them.  Their bounds are tested after every fourth term (hermiteruntime.HERMITE_CHECKED).
-HERMITE_NEAR = 32
+#: within them.  They are the terms whose bounds are tested after every fourth one only.
+HERMITE_NEAR = hermiteruntime.HERMITE_CHECKED
 #: Entries of a Hermite sum summed side by side: consecutive entries of a row (or a column) of a block.
 HERMITE_LANES = 256
 
